@@ -1,0 +1,1 @@
+"""Easel's Discord bot: slash commands, buttons, moderation and storage around the engine."""

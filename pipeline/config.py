@@ -1,0 +1,254 @@
+"""The engine's part of ``config.yaml``: validated, frozen settings and the file loader.
+
+The bot extends :class:`PipelineConfig` with its own sections and loads the same file with
+:func:`load_config`, so both read one file with one set of rules: unknown keys are refused,
+relative paths are relative to the config file, and ``EASEL_DATA_DIR`` overrides ``data_dir``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from pipeline.errors import ConfigError
+from pipeline.samplers import SAMPLER_NAMES, resolve_sampler_name
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from pydantic_core import ErrorDetails
+
+DATA_DIR_ENV = "EASEL_DATA_DIR"
+_LOCAL_CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+class Section(BaseModel):
+    """A config section: immutable, and unknown keys are an error rather than silently ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _base_dir(info: ValidationInfo) -> Path:
+    """Return the folder relative paths are resolved against: the config file's, else the cwd."""
+    context = info.context if isinstance(info.context, dict) else {}
+    base = context.get("base_dir")
+    return Path(base) if base is not None else Path.cwd()
+
+
+def _looks_local(value: str) -> bool:
+    """Tell a filesystem path from a hub id such as ``stabilityai/sd-turbo``."""
+    return (
+        value.startswith((".", "/", "~"))
+        or value.lower().endswith(_LOCAL_CHECKPOINT_SUFFIXES)
+        or not _HUB_ID.match(value)
+    )
+
+
+def _resolve_model_reference(value: str, info: ValidationInfo, *, must_exist: bool) -> str:
+    """Resolve a local path against the config folder; leave a hub id as it is."""
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    candidate = (_base_dir(info) / Path(value).expanduser()).resolve()
+    if candidate.exists():
+        return str(candidate)
+    if _looks_local(value):
+        if must_exist:
+            raise ValueError(f"no such file or folder: {candidate}")
+        return str(candidate)
+    return value
+
+
+class ModelSettings(Section):
+    """Which model to load and how to place it on the hardware."""
+
+    path: str = Field(description="hub id, diffusers folder, or single .safetensors file")
+    config: str | None = None
+    device: str = "auto"
+    dtype: Literal["auto", "float16", "bfloat16", "float32"] = "auto"
+    attention: Literal["sdpa", "classic"] = "sdpa"
+    compile: bool = False
+    channels_last: bool = False
+    attention_slicing: bool = False
+    vae_tiling: bool = False
+    cpu_offload: Literal["none", "model", "sequential"] = "none"
+    cpu_threads: int | None = Field(default=None, ge=1, le=1024)
+    cache_dir: Path | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _resolve_path(cls, value: str, info: ValidationInfo) -> str:
+        return _resolve_model_reference(value, info, must_exist=True)
+
+    @field_validator("config")
+    @classmethod
+    def _resolve_config(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else _resolve_model_reference(value, info, must_exist=True)
+
+    @field_validator("cache_dir")
+    @classmethod
+    def _resolve_cache_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else (_base_dir(info) / value.expanduser()).resolve()
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, value: str) -> str:
+        if not _DEVICE.match(value):
+            raise ValueError("must be auto, cpu, mps, cuda or cuda:N")
+        return value
+
+    @property
+    def source(self) -> Literal["hub", "folder", "file"]:
+        """Say where the weights come from, which decides how they are loaded."""
+        if not Path(self.path).is_absolute():
+            return "hub"
+        return "file" if self.path.lower().endswith(_LOCAL_CHECKPOINT_SUFFIXES) else "folder"
+
+
+class GenerationSettings(Section):
+    """Defaults and limits for what users may ask of the engine."""
+
+    sampler: str = "Euler a"
+    steps: int = Field(default=25, ge=1, le=500)
+    max_steps: int = Field(default=60, ge=1, le=500)
+    guidance: float = Field(default=7.0, ge=0.0, le=30.0)
+    strength: float = Field(default=0.6, gt=0.0, le=1.0)
+    max_pixels: int = Field(default=2048 * 2048, ge=64 * 64)
+    max_aspect: float = Field(default=4.0, ge=1.0, le=16.0)
+    max_prompt_chars: int = Field(default=1500, ge=1, le=6000)
+    variation_subtle: float = Field(default=0.35, gt=0.0, le=1.0)
+    variation_strong: float = Field(default=0.65, gt=0.0, le=1.0)
+    upscale_strength: float = Field(default=0.3, gt=0.0, le=1.0)
+    upscale_tiling_above_pixels: int = Field(default=1024 * 1024, ge=64 * 64)
+    preview_every: int = Field(default=0, ge=0, le=500)
+
+    @field_validator("sampler")
+    @classmethod
+    def _check_sampler(cls, value: str) -> str:
+        name = resolve_sampler_name(value)
+        if name is None:
+            raise ValueError(f"unknown sampler {value!r}; choose one of {', '.join(SAMPLER_NAMES)}")
+        return name
+
+    @model_validator(mode="after")
+    def _steps_within_limit(self) -> Self:
+        if self.steps > self.max_steps:
+            raise ValueError(f"steps ({self.steps}) must not exceed max_steps ({self.max_steps})")
+        return self
+
+
+class InputImageSettings(Section):
+    """Limits on images users upload for img2img, checked before any pixel is decoded."""
+
+    max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    max_pixels: int = Field(default=40_000_000, ge=64 * 64)
+
+
+class PipelineConfig(BaseModel):
+    """The sections of ``config.yaml`` the engine reads; other sections belong to the bot."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    data_dir: Path = Path("data")
+    model: ModelSettings
+    generation: GenerationSettings = GenerationSettings()
+    input_images: InputImageSettings = InputImageSettings()
+
+    @field_validator("data_dir")
+    @classmethod
+    def _resolve_data_dir(cls, value: Path, info: ValidationInfo) -> Path:
+        return (_base_dir(info) / value.expanduser()).resolve()
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """Return where downloaded hub models are cached: inside the data directory by default."""
+        return self.model.cache_dir or self.data_dir / "models"
+
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read the YAML file into a mapping, turning every way it can be unreadable into one line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path} (pass another with --config)") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read config file {path}: {error}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        position = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        raise ConfigError(f"{path}: not valid YAML{position}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys to values")
+    return data
+
+
+def load_config(
+    path: Path, schema: type[ConfigT], *, environ: Mapping[str, str] | None = None
+) -> ConfigT:
+    """Load and validate ``path`` with ``schema``; a :class:`ConfigError` names each bad key."""
+    environ = os.environ if environ is None else environ
+    path = path.expanduser().resolve()
+    data = read_config_file(path)
+    override = environ.get(DATA_DIR_ENV, "").strip()
+    if override:
+        data["data_dir"] = str(Path(override).expanduser().resolve())
+    try:
+        return schema.model_validate(data, context={"base_dir": path.parent})
+    except ValidationError as error:
+        lines = [f"  - {_describe(detail, schema)}" for detail in error.errors()]
+        raise ConfigError(f"invalid configuration in {path}:\n" + "\n".join(lines)) from None
+
+
+def unused_sections(path: Path, schema: type[BaseModel]) -> list[str]:
+    """List top-level keys of the file that ``schema`` does not read (belonging to other parts)."""
+    return sorted(set(read_config_file(path)) - set(schema.model_fields))
+
+
+def _describe(detail: ErrorDetails, schema: type[BaseModel]) -> str:
+    """Turn one pydantic error into ``key.path: what is wrong (got ...)``."""
+    key = ".".join(str(part) for part in detail["loc"]) or "(top level)"
+    if detail["type"] == "extra_forbidden":
+        return f"{key}: unknown key{_suggestion(detail['loc'], schema)}"
+    if detail["type"] == "missing":
+        return f"{key}: required but missing"
+    message = detail["msg"].removeprefix("Value error, ")
+    if detail["type"].endswith("_type") or detail["type"].endswith("_parsing"):
+        message = f"{message} (got {detail['input']!r:.60})"
+    return f"{key}: {message}"
+
+
+def _suggestion(location: tuple[int | str, ...], schema: type[BaseModel]) -> str:
+    """Suggest the known key closest to a misspelt one, or list the known keys."""
+    model: type[BaseModel] = schema
+    for part in location[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return ""
+        model = annotation
+    known = list(model.model_fields)
+    close = difflib.get_close_matches(str(location[-1]), known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"

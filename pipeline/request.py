@@ -1,0 +1,270 @@
+"""Generation requests, and the parser of Midjourney-style parameters written inside a prompt.
+
+``a red fox in the snow --ar 16:9 --no people --seed 7`` becomes a :class:`GenerationRequest`
+with the prompt text, the negative prompt, a size at the model's native pixel count, and every
+other parameter resolved against the configured defaults and limits. Anything malformed or out
+of range raises :class:`ParameterError` naming the parameter and what it accepts, before any
+work is queued.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pipeline.errors import ParameterError, PromptError
+from pipeline.prompt_syntax import parse_weighted_prompt
+from pipeline.samplers import SAMPLER_NAMES, resolve_sampler_name
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pipeline.config import GenerationSettings
+
+Operation = Literal["txt2img", "img2img", "variation", "upscale"]
+
+GRID_IMAGES = 4
+SEED_LIMIT = 2**32
+SIZE_MULTIPLE = 8
+MIN_SIDE = 32
+
+# Phones turn "--" into an em or en dash; accept those so "—ar 16:9" works as typed.
+_PARAMETER_START = re.compile(r"(?:^|(?<=\s))(?:--|\u2014|\u2013)([A-Za-z][\w-]*)")
+_WHOLE_NUMBER = re.compile(r"^\+?\d{1,20}$", re.ASCII)
+_DECIMAL = re.compile(r"^[+-]?(?:\d{1,20}(?:\.\d{0,20})?|\.\d{1,20})$", re.ASCII)
+_RATIO = re.compile(r"^(\d{1,6})\s*:\s*(\d{1,6})$", re.ASCII)
+_ALIASES = {"aspect": "ar", "guidance": "cfg", "negative": "no"}
+KNOWN_PARAMETERS = ("ar", "seed", "no", "steps", "cfg", "strength", "sampler", "tile")
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything needed to reproduce one job's images exactly."""
+
+    prompt: str
+    negative_prompt: str
+    width: int
+    height: int
+    steps: int
+    guidance: float
+    seed: int
+    sampler: str
+    num_images: int = GRID_IMAGES
+    init_image: Path | None = None
+    strength: float | None = None
+    tile: bool = False
+    operation: Operation = "txt2img"
+
+    @property
+    def seeds(self) -> list[int]:
+        """Return each image's seed: image *i* uses ``seed + i``, so any one can be redone alone."""
+        return [(self.seed + index) % SEED_LIMIT for index in range(self.num_images)]
+
+    @property
+    def pixels(self) -> int:
+        """Return the pixel count of one output image."""
+        return self.width * self.height
+
+    def with_seed(self, seed: int) -> GenerationRequest:
+        """Return the same request with another seed (a reroll)."""
+        return replace(self, seed=seed % SEED_LIMIT)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict, for storing jobs and showing parameters."""
+        data = asdict(self)
+        data["init_image"] = str(self.init_image) if self.init_image else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GenerationRequest:
+        """Rebuild a request stored with :meth:`to_dict`."""
+        values = dict(data)
+        values["init_image"] = Path(values["init_image"]) if values.get("init_image") else None
+        return cls(**values)
+
+
+def random_seed() -> int:
+    """Return a fresh seed in the range users can type back with ``--seed``."""
+    return random.SystemRandom().randrange(SEED_LIMIT)
+
+
+@dataclass(frozen=True)
+class _InlineParameters:
+    """The raw ``--name value`` pairs found in a prompt, before validation."""
+
+    prompt: str
+    values: dict[str, str]
+
+
+def split_parameters(text: str) -> _InlineParameters:
+    """Split ``text`` into the prompt and its ``--name value`` parameters (values unchecked)."""
+    matches = list(_PARAMETER_START.finditer(text))
+    prompt = text[: matches[0].start()] if matches else text
+    values: dict[str, str] = {}
+    for index, match in enumerate(matches):
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+        name = match.group(1).lower()
+        name = _ALIASES.get(name, name)
+        if name not in KNOWN_PARAMETERS:
+            known = ", ".join(f"--{known}" for known in KNOWN_PARAMETERS)
+            raise ParameterError(
+                f"Unknown parameter --{match.group(1)}. Known parameters: {known}."
+            )
+        if name in values:
+            raise ParameterError(f"--{name} is given twice; give it once.")
+        values[name] = unicodedata.normalize("NFKC", text[match.end() : end]).strip()
+    return _InlineParameters(prompt=prompt.strip(), values=values)
+
+
+def parse_request(
+    text: str,
+    *,
+    settings: GenerationSettings,
+    native_size: tuple[int, int],
+    negative_prompt: str = "",
+    init_image: Path | None = None,
+    init_size: tuple[int, int] | None = None,
+    seed_source: Callable[[], int] = random_seed,
+) -> GenerationRequest:
+    """Build a request from a prompt with inline parameters, or raise a user-facing error."""
+    parsed = split_parameters(text)
+    values = parsed.values
+    prompt = _check_prompt(parsed.prompt, settings, "prompt")
+    negative = _merge_negative(negative_prompt, values.get("no"))
+    _check_prompt(negative, settings, "negative prompt", allow_empty=True)
+
+    if "strength" in values and init_image is None:
+        raise ParameterError("--strength only applies to image prompts: attach an image to use it.")
+    if values.get("tile"):
+        raise ParameterError(f"--tile takes no value (got {values['tile']!r}).")
+    width, height = _size(values.get("ar"), settings, native_size, init_size)
+    seed = (
+        _whole_number(values["seed"], "seed", 0, SEED_LIMIT - 1)
+        if "seed" in values
+        else seed_source()
+    )
+    return GenerationRequest(
+        prompt=prompt,
+        negative_prompt=negative,
+        width=width,
+        height=height,
+        steps=(
+            _whole_number(values["steps"], "steps", 1, settings.max_steps)
+            if "steps" in values
+            else settings.steps
+        ),
+        guidance=_decimal(values["cfg"], "cfg", 0.0, 30.0)
+        if "cfg" in values
+        else settings.guidance,
+        seed=seed,
+        sampler=_sampler(values["sampler"]) if "sampler" in values else settings.sampler,
+        init_image=init_image,
+        strength=_strength(values.get("strength"), settings) if init_image is not None else None,
+        tile="tile" in values,
+        operation="img2img" if init_image is not None else "txt2img",
+    )
+
+
+def size_for_aspect(ratio: float, native_pixels: int) -> tuple[int, int]:
+    """Return (width, height) with ``width / height ≈ ratio`` at about ``native_pixels``."""
+    height = math.sqrt(native_pixels / ratio)
+    width = height * ratio
+    # Grow both sides together when one would be too small, so the ratio survives.
+    grow = max(1.0, MIN_SIDE / min(width, height))
+    return _round_side(width * grow), _round_side(height * grow)
+
+
+def _round_side(side: float) -> int:
+    """Round a side to the nearest multiple of 8 the model can work with."""
+    return max(MIN_SIDE, SIZE_MULTIPLE * round(side / SIZE_MULTIPLE))
+
+
+def _size(
+    ratio_text: str | None,
+    settings: GenerationSettings,
+    native_size: tuple[int, int],
+    init_size: tuple[int, int] | None,
+) -> tuple[int, int]:
+    """Resolve the output size: ``--ar``, else the image prompt's shape, else native."""
+    native_pixels = native_size[0] * native_size[1]
+    if ratio_text is not None:
+        match = _RATIO.match(ratio_text)
+        if not match or int(match.group(1)) == 0 or int(match.group(2)) == 0:
+            raise ParameterError(
+                f"--ar takes a width:height ratio of whole numbers, like --ar 16:9 "
+                f"(got {ratio_text!r:.40})."
+            )
+        ratio = int(match.group(1)) / int(match.group(2))
+        if max(ratio, 1 / ratio) > settings.max_aspect:
+            limit = f"{settings.max_aspect:g}"
+            raise ParameterError(
+                f"--ar {ratio_text} is too extreme: use a ratio between 1:{limit} and {limit}:1."
+            )
+        return size_for_aspect(ratio, native_pixels)
+    if init_size is not None:
+        return size_for_aspect(init_size[0] / init_size[1], native_pixels)
+    return native_size
+
+
+def _check_prompt(
+    text: str, settings: GenerationSettings, what: str, *, allow_empty: bool = False
+) -> str:
+    """Refuse empty or overlong prompts and weighting no model can use, with a clear reason."""
+    text = text.strip()
+    if not text and not allow_empty:
+        raise PromptError("The prompt is empty: describe what to draw before any --parameters.")
+    if len(text) > settings.max_prompt_chars:
+        raise PromptError(
+            f"The {what} is {len(text)} characters long; the limit is {settings.max_prompt_chars}."
+        )
+    parse_weighted_prompt(text)
+    return text
+
+
+def _merge_negative(negative_prompt: str, no_value: str | None) -> str:
+    """Append ``--no a, b`` terms to the negative prompt."""
+    if no_value is None:
+        return negative_prompt.strip()
+    terms = [term.strip() for term in no_value.split(",") if term.strip()]
+    if not terms:
+        raise ParameterError("--no needs at least one thing to avoid, like --no people, text.")
+    return ", ".join([t for t in [negative_prompt.strip()] if t] + terms)
+
+
+def _whole_number(text: str, name: str, low: int, high: int) -> int:
+    """Parse a whole number within [low, high] or explain the allowed range."""
+    if not _WHOLE_NUMBER.match(text) or not low <= int(text) <= high:
+        raise ParameterError(
+            f"--{name} must be a whole number from {low} to {high} (got {text!r:.40})."
+        )
+    return int(text)
+
+
+def _decimal(text: str, name: str, low: float, high: float) -> float:
+    """Parse a finite decimal within [low, high] or explain the allowed range."""
+    if not _DECIMAL.match(text) or not low <= float(text) <= high:
+        raise ParameterError(
+            f"--{name} must be a number from {low:g} to {high:g} (got {text!r:.40})."
+        )
+    return float(text)
+
+
+def _strength(text: str | None, settings: GenerationSettings) -> float:
+    """Return the image prompt's strength: ``--strength`` if given, else the default."""
+    return settings.strength if text is None else _decimal(text, "strength", 0.05, 1.0)
+
+
+def _sampler(text: str) -> str:
+    """Resolve a sampler name or list the ones there are."""
+    name = resolve_sampler_name(text)
+    if name is None:
+        raise ParameterError(
+            f"--sampler {text!r:.40} is not a sampler here. "
+            f"Choose one of: {', '.join(SAMPLER_NAMES)}."
+        )
+    return name

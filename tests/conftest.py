@@ -1,0 +1,7 @@
+"""Test-wide settings: nothing in the suite may reach the Hugging Face hub."""
+
+import os
+
+# huggingface_hub reads this once at import, so it must be set before anything imports it.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.pop("EASEL_DATA_DIR", None)

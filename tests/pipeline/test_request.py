@@ -1,0 +1,161 @@
+"""The inline-parameter parser: what users type inside a prompt becomes a request, or an error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import GenerationSettings
+from pipeline.errors import ParameterError, PromptError
+from pipeline.request import GenerationRequest, parse_request, size_for_aspect
+
+SETTINGS = GenerationSettings(steps=25, max_steps=60, guidance=7.0, sampler="Euler a")
+NATIVE = (512, 512)
+
+
+def parse(text: str, **options: object) -> GenerationRequest:
+    """Parse with fixed settings and a fixed seed source."""
+    defaults: dict[str, object] = {
+        "settings": SETTINGS,
+        "native_size": NATIVE,
+        "seed_source": lambda: 1234,
+    }
+    defaults.update(options)
+    return parse_request(text, **defaults)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a red fox", {"prompt": "a red fox", "seed": 1234, "steps": 25, "width": 512}),
+        ("a fox --seed 7", {"prompt": "a fox", "seed": 7}),
+        ("a fox --seed 4294967295", {"seed": 4294967295}),
+        ("a fox --ar 16:9", {"width": 680, "height": 384}),
+        ("a fox --ar 2:3", {"width": 416, "height": 624}),
+        ("a fox --ar 1:1", {"width": 512, "height": 512}),
+        ("a fox --aspect 9:16", {"width": 384, "height": 680}),
+        ("a fox --steps 60", {"steps": 60}),
+        ("a fox --cfg 3.5", {"guidance": 3.5}),
+        ("a fox --cfg 0", {"guidance": 0.0}),
+        ("a fox --sampler DPM++ 2M Karras", {"sampler": "DPM++ 2M Karras"}),
+        ("a fox --sampler dpmpp_2m_karras", {"sampler": "DPM++ 2M Karras"}),
+        ("a fox --sampler euler_a", {"sampler": "Euler a"}),
+        ("a fox --tile", {"tile": True}),
+        ("a fox --no people, text", {"negative_prompt": "people, text"}),
+        ("a fox \u2014ar 16:9 \u2014seed 3", {"width": 680, "seed": 3}),
+        ("a fox --seed \uff17\uff17", {"seed": 77}),
+        ("a fox --SEED 5 --Ar 1:1", {"seed": 5}),
+        (
+            "renard rouge sous la neige, 雪の中の狐 --seed 1",
+            {"prompt": "renard rouge sous la neige, 雪の中の狐"},
+        ),
+        ("a well-known fox--seed", {"prompt": "a well-known fox--seed"}),
+        ("a fox (red:1.3) [snow] --seed 2", {"prompt": "a fox (red:1.3) [snow]"}),
+    ],
+)
+def test_valid_prompts_parse_to_the_expected_request(
+    text: str, expected: dict[str, object]
+) -> None:
+    """Parse each valid prompt into a request with the expected fields."""
+    request = parse(text)
+    for name, value in expected.items():
+        assert getattr(request, name) == value, name
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("a fox --foo 3", "--foo"),
+        ("a fox --seed -1", "--seed"),
+        ("a fox --seed 4294967296", "--seed"),
+        ("a fox --seed 99999999999999999999999999999999", "--seed"),
+        ("a fox --seed " + "9" * 5000, "--seed"),
+        ("a fox --seed ٣", "--seed"),
+        ("a fox --seed 1.5", "--seed"),
+        ("a fox --seed", "--seed"),
+        ("a fox --steps 0", "--steps"),
+        ("a fox --steps 61", "--steps"),
+        ("a fox --steps 1e3", "--steps"),
+        ("a fox --cfg nan", "--cfg"),
+        ("a fox --cfg inf", "--cfg"),
+        ("a fox --cfg 31", "--cfg"),
+        ("a fox --cfg -1", "--cfg"),
+        ("a fox --ar 16:0", "--ar"),
+        ("a fox --ar 16x9", "--ar"),
+        ("a fox --ar 16:9 in space", "--ar"),
+        ("a fox --ar 100:1", "--ar"),
+        ("a fox --ar 9999999:1", "--ar"),
+        ("a fox --sampler warp drive", "--sampler"),
+        ("a fox --tile please", "--tile"),
+        ("a fox --no", "--no"),
+        ("a fox --no , ,", "--no"),
+        ("a fox --seed 1 --seed 2", "--seed"),
+        ("a fox --strength 0.5", "--strength"),
+    ],
+)
+def test_invalid_parameters_raise_an_error_naming_the_parameter(text: str, names: str) -> None:
+    """Refuse each malformed or out-of-range parameter with a message that names it."""
+    with pytest.raises(ParameterError) as caught:
+        parse(text)
+    assert names in str(caught.value)
+
+
+def test_out_of_range_error_states_the_allowed_range() -> None:
+    """Tell the user the range, not just that the value is wrong."""
+    with pytest.raises(ParameterError, match="from 1 to 60"):
+        parse("a fox --steps 500")
+
+
+def test_empty_prompt_is_refused() -> None:
+    """Refuse a prompt that is only parameters."""
+    with pytest.raises(PromptError, match="empty"):
+        parse("   --seed 3")
+
+
+def test_overlong_prompt_is_refused_with_the_limit() -> None:
+    """Refuse a prompt longer than the configured limit and state the limit."""
+    with pytest.raises(PromptError, match="1500"):
+        parse("fox " * 400)
+
+
+def test_no_terms_are_appended_to_the_negative_prompt() -> None:
+    """Append --no terms after the negative prompt given separately."""
+    request = parse("a fox --no people, text", negative_prompt="blurry")
+    assert request.negative_prompt == "blurry, people, text"
+
+
+def test_image_prompt_takes_the_default_strength_and_keeps_its_aspect() -> None:
+    """Give an image prompt the default strength and the init image's aspect ratio."""
+    request = parse("a fox", init_image=Path("in.png"), init_size=(1024, 512))
+    assert request.operation == "img2img"
+    assert request.strength == SETTINGS.strength
+    assert request.width / request.height == pytest.approx(2, rel=0.05)
+
+
+def test_image_prompt_accepts_a_strength() -> None:
+    """Use --strength when the prompt has an image."""
+    request = parse("a fox --strength 0.3", init_image=Path("in.png"), init_size=(512, 512))
+    assert request.strength == 0.3
+
+
+def test_sizes_are_multiples_of_eight_near_the_native_pixel_count() -> None:
+    """Round every aspect's sides to multiples of 8 at about the native pixel count."""
+    for ratio in (1.0, 16 / 9, 9 / 16, 3 / 2, 4.0, 0.25, 7 / 5):
+        width, height = size_for_aspect(ratio, 512 * 512)
+        assert width % 8 == 0
+        assert height % 8 == 0
+        assert abs(width * height - 512 * 512) / (512 * 512) < 0.05
+        assert width / height == pytest.approx(ratio, rel=0.03)
+
+
+def test_each_image_seed_is_the_job_seed_plus_its_index() -> None:
+    """Give image i the seed seed+i, wrapping at 2**32 so every seed can be typed back."""
+    assert parse("a fox --seed 10").seeds == [10, 11, 12, 13]
+    assert parse("a fox --seed 4294967295").seeds == [4294967295, 0, 1, 2]
+
+
+def test_request_round_trips_through_a_dict() -> None:
+    """Store and rebuild a request without loss (jobs are persisted this way)."""
+    request = parse("a fox --seed 3 --tile", init_image=Path("/tmp/in.png"), init_size=(64, 64))
+    assert GenerationRequest.from_dict(request.to_dict()) == request

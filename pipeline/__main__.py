@@ -1,0 +1,132 @@
+"""``python -m pipeline "a red circle on a blue background --seed 7" -o out.png``.
+
+Generate without Discord: the same engine, config and prompt syntax as the bot. Writes the
+2×2 grid (``--single`` also writes the four images), or img2img from ``--init``, or a 2×
+upscale of ``--init`` with ``--upscale``; prints the seeds and the timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipeline.config import PipelineConfig, load_config
+from pipeline.errors import ConfigError, ModelLoadError, UserError
+from pipeline.request import SIZE_MULTIPLE
+
+if TYPE_CHECKING:
+    from pipeline.engine import Engine, GenerationResult, Progress
+    from pipeline.request import GenerationRequest
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Describe the command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="Generate images with Easel's engine, without Discord.",
+        epilog="Inline parameters: --ar W:H --seed N --no a,b --steps N --cfg X --strength X "
+        '--sampler NAME --tile, e.g. "a red fox in the snow --ar 16:9 --seed 7".',
+    )
+    parser.add_argument("prompt", help="what to draw, with any inline --parameters")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path("config.yaml"),
+        help="config file (default: %(default)s)",
+    )
+    parser.add_argument("-o", "--output", type=Path, help="output PNG (default: easel-SEED.png)")
+    parser.add_argument("--negative", default="", help="negative prompt: what to avoid")
+    parser.add_argument("--single", action="store_true", help="also write each image separately")
+    parser.add_argument("--init", type=Path, help="start from this image (img2img)")
+    parser.add_argument("--upscale", action="store_true", help="upscale the --init image 2×")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the process exit code."""
+    arguments = build_parser().parse_args(argv)
+    if arguments.upscale and arguments.init is None:
+        print("error: --upscale needs the image to upscale: --init IMAGE", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = load_config(arguments.config, PipelineConfig)
+        from pipeline.engine import Engine  # noqa: PLC0415 - torch loads only when needed
+
+        engine = Engine.from_config(config)
+        request = _build_request(engine, arguments)
+        print(_describe(request))
+        result = engine.generate(request, progress=_show_progress)
+    except (ConfigError, UserError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except ModelLoadError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    written = _write(result, arguments.output, single=arguments.single)
+    print(f"seeds: {' '.join(str(seed) for seed in result.seeds)}")
+    print(
+        f"wrote {', '.join(str(path) for path in written)} in {result.duration:.2f} s "
+        f"(model loaded in {engine.model.load_seconds:.2f} s)"
+    )
+    return 0
+
+
+def _build_request(engine: Engine, arguments: argparse.Namespace) -> GenerationRequest:
+    """Turn the command line into the request to run."""
+    request = engine.parse(
+        arguments.prompt, negative_prompt=arguments.negative, init_image=arguments.init
+    )
+    if not arguments.upscale:
+        return request
+    from pipeline.images import read_input_image  # noqa: PLC0415 - only for upscales
+
+    width, height = read_input_image(arguments.init, engine.input_limits).size
+    source = replace(
+        request,
+        width=width - width % SIZE_MULTIPLE,
+        height=height - height % SIZE_MULTIPLE,
+    )
+    return engine.upscale_request(source, arguments.init)
+
+
+def _describe(request: GenerationRequest) -> str:
+    """Summarise what is about to be drawn."""
+    what = f"{request.operation}: {request.num_images} × {request.width}×{request.height}"
+    how = f"{request.steps} steps, {request.sampler}, guidance {request.guidance:g}"
+    if request.strength is not None:
+        how += f", strength {request.strength:g}"
+    return f"{what}, {how}\nprompt: {request.prompt}" + (
+        f"\nnegative: {request.negative_prompt}" if request.negative_prompt else ""
+    )
+
+
+def _show_progress(progress: Progress) -> None:
+    """Draw a one-line progress counter on an interactive terminal."""
+    if sys.stderr.isatty():
+        end = "\n" if progress.step == progress.total_steps else ""
+        print(f"\rstep {progress.step}/{progress.total_steps}", end=end, file=sys.stderr)
+
+
+def _write(result: GenerationResult, output: Path | None, *, single: bool) -> list[Path]:
+    """Write the grid (or the lone image) and, with ``single``, each image; return the paths."""
+    path = output or Path(f"easel-{result.request.seed}.png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = result.images[0] if len(result.images) == 1 else result.grid()
+    image.save(path)
+    written = [path]
+    if single and len(result.images) > 1:
+        for index, single_image in enumerate(result.images, start=1):
+            single_path = path.with_name(f"{path.stem}-{index}{path.suffix}")
+            single_image.save(single_path)
+            written.append(single_path)
+    return written
+
+
+if __name__ == "__main__":
+    sys.exit(main())

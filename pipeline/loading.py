@@ -1,0 +1,208 @@
+"""Load a Stable Diffusion model from a hub id, a diffusers folder or a single checkpoint file.
+
+One set of weights serves both text-to-image and image-to-image: the img2img pipeline is made
+with ``from_pipe``, which shares every module instead of loading a second copy. Device, dtype,
+attention and the memory switches for small GPUs are applied here, once, at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from pipeline.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionPipeline
+
+    from pipeline.config import ModelSettings
+
+logger = logging.getLogger(__name__)
+
+_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+
+
+@dataclass
+class LoadedModel:
+    """The loaded pipelines and where they run; both pipelines share the same modules."""
+
+    txt2img: StableDiffusionPipeline
+    img2img: StableDiffusionImg2ImgPipeline
+    device: torch.device
+    dtype: torch.dtype
+    name: str
+    load_seconds: float
+
+    @property
+    def native_size(self) -> tuple[int, int]:
+        """Return the (width, height) the model was trained at, from its UNet and VAE."""
+        sample = self.txt2img.unet.config.sample_size
+        height, width = (sample, sample) if isinstance(sample, int) else sample
+        factor = self.txt2img.vae_scale_factor
+        return int(width * factor), int(height * factor)
+
+    @property
+    def execution_device(self) -> torch.device:
+        """Return the device the modules compute on (differs from ``device`` under offload)."""
+        device: torch.device = self.txt2img._execution_device
+        return device
+
+
+def resolve_device(name: str) -> torch.device:
+    """Turn ``auto|cpu|mps|cuda|cuda:N`` into a device that exists on this machine."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError(f"model.device is {name!r} but no CUDA GPU is available here.")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ModelLoadError(f"model.device is {name!r} but there is no GPU {device.index}.")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ModelLoadError("model.device is 'mps' but Apple's Metal backend is not available.")
+    return device
+
+
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    """Pick the compute dtype: half precision on GPUs, float32 on CPUs unless told otherwise."""
+    if name != "auto":
+        return _DTYPES[name]
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "mps":
+        return torch.float16
+    return torch.float32
+
+
+def default_cpu_threads() -> int:
+    """Leave one core to the event loop so generation never starves the bot."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def load_model(settings: ModelSettings, cache_dir: Path) -> LoadedModel:
+    """Load the configured model and apply every placement and speed setting."""
+    started = time.perf_counter()
+    _quiet_library_output()
+    torch.set_num_threads(settings.cpu_threads or default_cpu_threads())
+    device = resolve_device(settings.device)
+    dtype = resolve_dtype(settings.dtype, device)
+    txt2img = _load_txt2img(settings, dtype, cache_dir)
+
+    from diffusers import StableDiffusionImg2ImgPipeline  # noqa: PLC0415 - slow import
+
+    # from_pipe shares modules; without dtype it would recast them to float32.
+    img2img = StableDiffusionImg2ImgPipeline.from_pipe(txt2img, dtype=dtype)
+    for pipe in (txt2img, img2img):
+        pipe.set_progress_bar_config(disable=True)
+    _place(txt2img, settings, device)
+    _apply_speed_settings(txt2img, settings)
+    logger.info("loaded %s on %s as %s", settings.path, device, dtype)
+    return LoadedModel(
+        txt2img=txt2img,
+        img2img=img2img,
+        device=device,
+        dtype=dtype,
+        name=settings.path,
+        load_seconds=time.perf_counter() - started,
+    )
+
+
+def _load_txt2img(
+    settings: ModelSettings, dtype: torch.dtype, cache_dir: Path
+) -> StableDiffusionPipeline:
+    """Load the text-to-image pipeline from wherever ``model.path`` points."""
+    from diffusers import StableDiffusionPipeline  # noqa: PLC0415 - slow import
+
+    common: dict[str, Any] = {"dtype": dtype, "cache_dir": str(cache_dir)}
+    try:
+        if settings.source == "file":
+            pipe = StableDiffusionPipeline.from_single_file(
+                settings.path, config=settings.config, **common
+            )
+        else:
+            pipe = StableDiffusionPipeline.from_pretrained(
+                settings.path, local_files_only=settings.source == "folder", **common
+            )
+    except Exception as error:
+        raise ModelLoadError(_explain_load_failure(settings, error)) from error
+    if not isinstance(pipe, StableDiffusionPipeline):
+        raise ModelLoadError(
+            f"{settings.path} is a {type(pipe).__name__}; Easel runs Stable Diffusion 1.x and 2.x "
+            "models (and their fine-tunes)."
+        )
+    # Tokenizers saved without a limit report an enormous one; CLIP reads 77 tokens a chunk.
+    pipe.tokenizer.model_max_length = min(
+        pipe.tokenizer.model_max_length, pipe.text_encoder.config.max_position_embeddings
+    )
+    return pipe
+
+
+def _explain_load_failure(settings: ModelSettings, error: Exception) -> str:
+    """Say what failed to load and what the operator can change, in one message."""
+    reason = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+    if settings.source == "file" and settings.config is None:
+        hint = (
+            "A single-file checkpoint needs its architecture's config files: set model.config "
+            "to a diffusers folder or hub id of the same architecture (for SD 1.5: "
+            "stable-diffusion-v1-5/stable-diffusion-v1-5), or allow network access once."
+        )
+    elif settings.source == "hub":
+        hint = (
+            "model.path is not a local folder, so it was looked up as a Hugging Face hub id; "
+            "check the name and the network, or point model.path at a local folder."
+        )
+    else:
+        hint = "Check that model.path holds a complete diffusers Stable Diffusion model."
+    return f"could not load the model {settings.path}: {reason}\n{hint}"
+
+
+def _place(pipe: StableDiffusionPipeline, settings: ModelSettings, device: torch.device) -> None:
+    """Move modules to the device, or install CPU offload hooks for GPUs short on memory."""
+    if settings.cpu_offload == "none" or device.type == "cpu":
+        pipe.to(device)
+    elif settings.cpu_offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    else:
+        pipe.enable_sequential_cpu_offload(device=device)
+
+
+def _apply_speed_settings(pipe: StableDiffusionPipeline, settings: ModelSettings) -> None:
+    """Apply attention, memory-format, slicing, tiling and compile switches."""
+    from diffusers.models.attention_processor import (  # noqa: PLC0415 - slow import
+        AttnProcessor,
+        AttnProcessor2_0,
+    )
+
+    processor = AttnProcessor2_0() if settings.attention == "sdpa" else AttnProcessor()
+    pipe.unet.set_attn_processor(processor)
+    pipe.vae.set_attn_processor(processor)
+    if settings.channels_last:
+        pipe.unet.to(memory_format=torch.channels_last)
+        pipe.vae.to(memory_format=torch.channels_last)
+    if settings.attention_slicing:
+        pipe.enable_attention_slicing()
+    if settings.vae_tiling:
+        pipe.vae.enable_tiling()
+    if settings.compile:
+        pipe.unet.compile(fullgraph=False, dynamic=True)
+
+
+def _quiet_library_output() -> None:
+    """Keep diffusers' and transformers' progress bars and notices out of our output."""
+    from diffusers.utils import logging as diffusers_logging  # noqa: PLC0415
+    from transformers.utils import logging as transformers_logging  # noqa: PLC0415
+
+    diffusers_logging.set_verbosity_error()
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()

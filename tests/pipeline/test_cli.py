@@ -1,0 +1,117 @@
+"""The command line: ``python -m pipeline`` writes images and explains every failure."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+import pytest
+from PIL import Image
+
+from pipeline.__main__ import main
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+ROOT = __import__("pathlib").Path(__file__).parents[2]
+
+
+@pytest.fixture
+def config_file(tiny_model_dir: Path, tmp_path: Path) -> Path:
+    """Write a config pointing at the tiny model, as an operator would."""
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"data_dir: data\nmodel:\n  path: {tiny_model_dir}\n  device: cpu\n  cpu_threads: 1\n"
+        "generation:\n  steps: 3\n  sampler: Euler\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def run(config: Path, *arguments: str) -> int:
+    """Run the CLI in-process with the given config."""
+    return main(["--config", str(config), *arguments])
+
+
+def test_writes_the_grid_and_prints_the_seeds(
+    config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Write a 2×2 grid and print the four seeds and the timing."""
+    output = tmp_path / "out.png"
+    assert run(config_file, "a red circle --seed 7", "-o", str(output)) == 0
+    assert Image.open(output).size == (64, 64)
+    printed = capsys.readouterr().out
+    assert "seeds: 7 8 9 10" in printed
+    assert " s (model loaded in " in printed
+
+
+def test_single_writes_the_four_images_too(config_file: Path, tmp_path: Path) -> None:
+    """Write out-1.png .. out-4.png beside the grid."""
+    output = tmp_path / "out.png"
+    assert run(config_file, "a red circle --seed 7", "-o", str(output), "--single") == 0
+    assert [Image.open(tmp_path / f"out-{i}.png").size for i in range(1, 5)] == [(32, 32)] * 4
+
+
+def test_init_image_runs_img2img(config_file: Path, tmp_path: Path) -> None:
+    """Draw from an init image at its aspect ratio."""
+    init = tmp_path / "init.png"
+    Image.new("RGB", (64, 32), (0, 0, 255)).save(init)
+    output = tmp_path / "out.png"
+    assert run(config_file, "a red circle", "--init", str(init), "-o", str(output), "--single") == 0
+    width, height = Image.open(tmp_path / "out-1.png").size
+    assert width == 2 * height
+
+
+def test_upscale_doubles_the_init_image(config_file: Path, tmp_path: Path) -> None:
+    """Write one image twice the size of the init image."""
+    init = tmp_path / "init.png"
+    Image.new("RGB", (32, 32), (0, 0, 255)).save(init)
+    output = tmp_path / "big.png"
+    assert (
+        run(config_file, "a blue square", "--init", str(init), "--upscale", "-o", str(output)) == 0
+    )
+    assert Image.open(output).size == (64, 64)
+
+
+def test_upscale_without_an_image_is_a_usage_error(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Explain that --upscale needs --init."""
+    assert run(config_file, "a", "--upscale") == 2
+    assert "--init" in capsys.readouterr().err
+
+
+def test_bad_parameter_is_reported_without_a_traceback(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Print the parameter error and exit 2."""
+    assert run(config_file, "a red circle --steps 0") == 2
+    error = capsys.readouterr().err
+    assert "--steps must be a whole number" in error
+    assert "Traceback" not in error
+
+
+def test_bad_config_is_reported_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Print the config error naming the key and exit 2."""
+    path = tmp_path / "config.yaml"
+    path.write_text("model:\n  path: ./nowhere\n", encoding="utf-8")
+    assert run(path, "a") == 2
+    assert "model.path" in capsys.readouterr().err
+
+
+def test_runs_as_a_module_with_help_listing_config() -> None:
+    """Start `python -m pipeline --help` as a user would and list --config."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
+        timeout=120,
+    )
+    assert "--config" in result.stdout

@@ -8,6 +8,7 @@ upscale of ``--init`` with ``--upscale``; prints the seeds and the timing.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -54,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.upscale and arguments.init is None:
         print("error: --upscale needs the image to upscale: --init IMAGE", file=sys.stderr)
         return EXIT_USAGE
+    # transformers announces optional packages it lacks at import; users need not see that.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     try:
         config = load_config(arguments.config, PipelineConfig)
         from pipeline.engine import Engine  # noqa: PLC0415 - torch loads only when needed

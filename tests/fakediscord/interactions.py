@@ -36,7 +36,7 @@ class CallbackRecord:
     data: dict[str, Any]
 
 
-@dataclass
+@dataclass(eq=False)  # an interaction is itself: compare by identity
 class InteractionRecord:
     """One injected interaction; a test awaits its response, messages and errors."""
 

@@ -172,7 +172,7 @@ def walk_components(components: list[dict[str, Any]]) -> Iterator[dict[str, Any]
             yield accessory
 
 
-@dataclass
+@dataclass(eq=False)  # a message is itself: compare by identity, not by content
 class MessageRecord:
     """A message and the full history of its versions."""
 

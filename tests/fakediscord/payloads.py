@@ -94,10 +94,14 @@ def member_payload(member: MemberRecord, *, permissions: int | None = None) -> d
     return payload
 
 
-def guild_payload(guild: GuildRecord) -> dict[str, Any]:
-    """Serialise a guild as GUILD_CREATE carries it: channels, roles and members included."""
+def guild_payload(guild: GuildRecord, *, joined: bool = False) -> dict[str, Any]:
+    """Serialise a guild as GUILD_CREATE carries it: channels, roles and members included.
+
+    Discord marks a guild that becomes available with `unavailable: false` and leaves the
+    key out when the bot has just joined; discord.py tells guild_available from guild_join so.
+    """
     bot_member = next((m for m in guild.members.values() if m.user.bot), None)
-    return {
+    payload = {
         "id": str(guild.id),
         "name": guild.name,
         "icon": None,
@@ -138,6 +142,9 @@ def guild_payload(guild: GuildRecord) -> dict[str, Any]:
         "soundboard_sounds": [],
         "premium_progress_bar_enabled": False,
     }
+    if joined:
+        del payload["unavailable"]
+    return payload
 
 
 def attachment_payload(attachment: AttachmentRecord) -> dict[str, Any]:

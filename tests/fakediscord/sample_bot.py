@@ -55,6 +55,20 @@ class AgainView(discord.ui.View):
         await interaction.response.edit_message(content="clicked")
 
 
+class PickView(discord.ui.View):
+    """A view with a select menu."""
+
+    def __init__(self, bot: SampleBot) -> None:
+        super().__init__(timeout=None)
+        self.bot = bot
+
+    @discord.ui.select(custom_id="size", options=[discord.SelectOption(label=s) for s in "SML"])
+    async def size(self, interaction: discord.Interaction, select: discord.ui.Select[Any]) -> None:
+        """Record the choice and acknowledge without changing the message."""
+        self.bot.record(size=select.values)
+        await interaction.response.defer()
+
+
 class NameModal(discord.ui.Modal, title="Name"):
     """A modal with one text input."""
 
@@ -73,6 +87,7 @@ class RecordingTree(app_commands.CommandTree["SampleBot"]):
     ) -> None:
         """Keep the underlying exception (e.g. discord.NotFound) instead of logging it."""
         self.client.failures.append(error.__cause__ or error)
+        self.client.failed.set()
 
 
 class SampleBot(commands.Bot):
@@ -80,14 +95,36 @@ class SampleBot(commands.Bot):
 
     def __init__(self, *, intents: discord.Intents | None = None) -> None:
         super().__init__(
-            command_prefix="!", intents=intents or discord.Intents.default(), tree_cls=RecordingTree
+            command_prefix="!",
+            intents=intents or discord.Intents.default(),
+            tree_cls=RecordingTree,
+            # on_ready waits this long after the last GUILD_CREATE; 2 s by default.
+            guild_ready_timeout=0.1,
         )
         self.gate = asyncio.Event()  # commands that must wait for the test wait on this
         self.clicks: list[int] = []
         self.votes: list[int] = []
         self.seen: dict[str, Any] = {}
+        self._seen_changed = asyncio.Event()
         self.failures: list[BaseException] = []
+        self.failed = asyncio.Event()  # set when a command fails
         _add_commands(self)
+
+    def record(self, **values: Any) -> None:
+        """Note what a handler saw, for the test to read with `wait_seen`."""
+        self.seen.update(values)
+        self._seen_changed.set()
+
+    async def wait_seen(self, key: str) -> Any:
+        """Wait until a handler recorded `key`; the emulator cannot see the bot's own state."""
+        async with asyncio.timeout(5):
+            while key not in self.seen:
+                self._seen_changed.clear()
+                await self._seen_changed.wait()
+        return self.seen[key]
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Identify again at once; discord.py's default waits 5 s to respect Discord's limit."""
 
     async def setup_hook(self) -> None:
         """Register the persistent button."""
@@ -129,10 +166,20 @@ def _add_commands(bot: SampleBot) -> None:
         await bot.gate.wait()
         await interaction.followup.send("done")
 
-    @tree.command(description="Answer twice")
+    @tree.command(description="Answered by the tree and by a listener: one of them loses")
     async def twice(interaction: discord.Interaction) -> None:
-        await interaction.response.send_message("one")
-        await interaction.response.send_message("two")
+        await interaction.response.send_message("from the command")
+
+    async def on_interaction(interaction: discord.Interaction) -> None:
+        # A second handler of the same event: a real way to answer an interaction twice.
+        if interaction.data and interaction.data.get("name") == "twice":
+            try:
+                await interaction.response.send_message("from a listener")
+            except discord.HTTPException as error:
+                bot.failures.append(error)
+                bot.failed.set()
+
+    bot.add_listener(on_interaction)
 
     @tree.command(description="Send a file of the given size")
     async def upload(interaction: discord.Interaction, size: int, count: int = 1) -> None:
@@ -141,7 +188,18 @@ def _add_commands(bot: SampleBot) -> None:
 
     @tree.command(description="Echo text back")
     async def echo(interaction: discord.Interaction, text: str) -> None:
-        await interaction.response.send_message(text)
+        bot.record(callback=await interaction.response.send_message(text))
+
+    @tree.command(description="Respond, follow up, edit the follow-up, delete the original")
+    async def steps(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("step 1")
+        followup = await interaction.followup.send("step 2", wait=True)
+        await followup.edit(content="step 2, edited")
+        await interaction.delete_original_response()
+
+    @tree.command(description="Send a select menu")
+    async def pick(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("pick one", view=PickView(bot))
 
     @tree.command(description="Show a modal")
     async def ask(interaction: discord.Interaction) -> None:
@@ -157,7 +215,7 @@ def _add_commands(bot: SampleBot) -> None:
         where: discord.TextChannel,
         image: discord.Attachment,
     ) -> None:
-        bot.seen.update(
+        bot.record(
             count=count,
             ratio=ratio,
             loud=loud,

@@ -204,7 +204,7 @@ class DiscordEmulator:
         """Create another guild with the bot in it (GUILD_CREATE is sent if it is connected)."""
         guild = self.state.create_guild(name, bot_permissions=DEFAULT_BOT_PERMISSIONS)
         if self.gateway.current is not None:
-            self.gateway.dispatch("GUILD_CREATE", guild_payload(guild))
+            self.gateway.dispatch("GUILD_CREATE", guild_payload(guild, joined=True))
         return guild
 
     def create_channel(

@@ -1,6 +1,7 @@
 """Easel's Discord API emulator: the unmodified discord.py client talks to it over 127.0.0.1."""
 
 from .clock import Clock
+from .emulator import DiscordEmulator
 from .errors import APIError
 from .gateway import IdentifyRecord
 from .interactions import CallbackRecord, InteractionRecord
@@ -18,7 +19,6 @@ from .models import (
     Upload,
     UserRecord,
 )
-from .server import DiscordEmulator
 from .state import UnknownRoute
 
 __all__ = [

@@ -11,7 +11,7 @@ from .sample_bot import SampleBot
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from .server import DiscordEmulator
+    from .emulator import DiscordEmulator
 
 
 @pytest.fixture

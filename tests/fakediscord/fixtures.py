@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .server import DiscordEmulator
+from .emulator import DiscordEmulator
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -12,7 +12,7 @@ from .models import MANAGE_MESSAGES, Upload
 from .sample_bot import TINY_PNG, SampleBot
 
 if TYPE_CHECKING:
-    from .server import DiscordEmulator
+    from .emulator import DiscordEmulator
 
 
 async def test_global_sync_registers_commands(emulator: DiscordEmulator, bot: SampleBot) -> None:

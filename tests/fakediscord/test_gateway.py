@@ -12,7 +12,7 @@ import pytest
 from .sample_bot import SampleBot
 
 if TYPE_CHECKING:
-    from .server import DiscordEmulator
+    from .emulator import DiscordEmulator
 
 
 async def test_connect_delivers_ready_and_guild_create(
@@ -40,6 +40,16 @@ async def test_client_asks_for_compression_and_accepts_text_frames(
     assert connection.query["encoding"] == "json"
     assert connection.query["compress"] == "zlib-stream"
     assert bot.get_guild(emulator.guild.id) is not None  # READY and GUILD_CREATE were parsed
+
+
+async def test_sharded_client_connects_through_gateway_bot(emulator: DiscordEmulator) -> None:
+    """Serve GET /gateway/bot, which AutoShardedClient asks for before connecting."""
+    client = discord.AutoShardedClient(intents=discord.Intents.default())
+    async with emulator.running(client):
+        assert client.shard_count == 1
+        assert client.get_guild(emulator.guild.id) is not None
+    assert any(r.path == "/api/v10/gateway/bot" for r in emulator.state.requests)
+    assert emulator.identifies[0].shard == [0, 1]
 
 
 async def test_heartbeats_are_acknowledged(emulator: DiscordEmulator) -> None:

@@ -18,7 +18,7 @@ from .models import LOADING
 from .sample_bot import TINY_PNG, SampleBot, VoteButton
 
 if TYPE_CHECKING:
-    from .server import DiscordEmulator
+    from .emulator import DiscordEmulator
 
 
 async def test_defer_then_edit_original_with_an_attachment(

@@ -12,8 +12,8 @@ from discord.http import Route
 from .models import MESSAGE_REPLY
 
 if TYPE_CHECKING:
+    from .emulator import DiscordEmulator
     from .sample_bot import SampleBot
-    from .server import DiscordEmulator
 
 pytest_plugins = ["pytester"]
 

@@ -9,8 +9,8 @@ import pytest
 from discord.http import Route
 
 if TYPE_CHECKING:
+    from .emulator import DiscordEmulator
     from .sample_bot import SampleBot
-    from .server import DiscordEmulator
 
 
 def _button(custom_id: str, label: str = "Go") -> dict[str, Any]:

@@ -88,7 +88,7 @@ class Invoker:
             raise InvocationError(
                 f"/{name} has no attachment option left for {len(uploads)} file(s)"
             )
-        context = _Context(self.state, guild, channel, resolved)
+        context = _Context(self.state, member, channel, resolved)
         container.extend(_options(schema, options, context, f"/{name}"))
         data: dict[str, Any] = {"id": str(command.id), "name": command.name, "type": 1}
         if data_options:
@@ -266,16 +266,17 @@ class Invoker:
 
 
 class _Context:
-    """What option coercion needs: where the command runs, and the `resolved` map to fill."""
+    """What option coercion needs: who invokes where, and the `resolved` map to fill."""
 
     def __init__(
         self,
         state: EmulatorState,
-        guild: GuildRecord,
+        invoker: MemberRecord,
         channel: ChannelRecord,
         resolved: dict[str, dict[str, Any]],
     ) -> None:
-        self.state, self.guild, self.channel, self.resolved = state, guild, channel, resolved
+        self.state, self.invoker, self.channel, self.resolved = state, invoker, channel, resolved
+        self.guild = state.guild_of(channel)
 
     def add(self, section: str, key: int, payload: dict[str, Any]) -> str:
         self.resolved.setdefault(section, {})[str(key)] = payload
@@ -294,8 +295,8 @@ class _Context:
 
     def channel_option(self, value: Any) -> str:
         channel = value if isinstance(value, ChannelRecord) else self.state.channels[int(value)]
-        member = self.guild.members[self.state.bot_user.id]
-        payload = channel_payload(channel, permissions=self.guild.permissions_of(member))
+        # A resolved channel carries the invoking member's permissions in it.
+        payload = channel_payload(channel, permissions=self.guild.permissions_of(self.invoker))
         return self.add("channels", channel.id, payload)
 
     def role(self, value: Any) -> str:

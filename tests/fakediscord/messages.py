@@ -53,7 +53,7 @@ async def read_body(request: web.Request) -> MessageBody:
     """Read a JSON or multipart (`payload_json` + `files[n]`) body."""
     if not request.content_type.startswith("multipart/"):
         raw = await request.read()
-        payload = json.loads(raw) if raw else {}
+        payload = _parse_json(raw) if raw else {}
         if not isinstance(payload, dict):
             raise errors.invalid_form((), "DICT_TYPE_CONVERT", "Only dictionaries may be used.")
         return MessageBody(payload, [])
@@ -65,7 +65,7 @@ async def read_body(request: web.Request) -> MessageBody:
             continue
         data = await part.read(decode=False)
         if part.name == "payload_json":
-            payload = json.loads(data)
+            payload = _parse_json(data)
             continue
         match = FILE_FIELD.match(part.name or "")
         # Discord also accepts any other field name carrying a file, numbered in order.
@@ -74,6 +74,13 @@ async def read_body(request: web.Request) -> MessageBody:
             FilePart(index, part.filename or "file", bytes(data), part.headers.get("Content-Type"))
         )
     return MessageBody(payload, files)
+
+
+def _parse_json(raw: bytes | bytearray) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise errors.APIError(400, 50109, "The request body contains invalid JSON.") from None
 
 
 def check_body(body: MessageBody, *, upload_limit: int) -> None:
@@ -89,17 +96,17 @@ def build_version(
     channel_id: int,
     previous: MessageVersion | None = None,
     reply_to: MessageRecord | None = None,
-    extra_flags: int = 0,
 ) -> MessageVersion:
     """Build the next version of a message: a new one, or `previous` with the body's edits."""
     payload = body.payload
     attachments = _attachments(state, body, channel_id, previous)
     if previous is None:
-        flags = (int(payload.get("flags") or 0) & SETTABLE_FLAGS) | extra_flags
+        flags = int(payload.get("flags") or 0) & SETTABLE_FLAGS
         content = payload.get("content") or ""
         embeds = payload.get("embeds") or []
         components = payload.get("components") or []
         allowed = payload.get("allowed_mentions")
+        tts = bool(payload.get("tts", False))
     else:
         flags = previous.flags & ~LOADING
         if "flags" in payload:
@@ -110,6 +117,14 @@ def build_version(
             (payload.get("components") or []) if "components" in payload else previous.components
         )
         allowed = payload.get("allowed_mentions", previous.allowed_mentions)
+        tts = previous.tts
+    if len(attachments) > rules.MAX_ATTACHMENTS:
+        # Kept and new attachments together: an edit can break the limit too.
+        raise errors.invalid_form(
+            ("attachments",),
+            "BASE_TYPE_MAX_LENGTH",
+            f"Must be {rules.MAX_ATTACHMENTS} or fewer in length.",
+        )
     if rules.is_empty_message(content, embeds, components, len(attachments)):
         raise errors.empty_message()
     if flags & EPHEMERAL:
@@ -125,7 +140,7 @@ def build_version(
         timestamp=state.clock.wall(),
         allowed_mentions=allowed,
         mention_ids=_mentions(state, content, allowed, reply_to),
-        tts=bool(payload.get("tts", False)),
+        tts=tts,
     )
 
 

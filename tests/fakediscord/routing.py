@@ -16,6 +16,8 @@ from .models import ApiErrorRecord, RequestRecord
 from .state import EmulatorState, UnknownRoute
 
 if TYPE_CHECKING:
+    from aiohttp.typedefs import Middleware
+
     from .gateway import Gateway
 
 API = "/api/v10"
@@ -64,7 +66,7 @@ def truthy(value: str | None) -> bool:
     return (value or "").lower() in ("1", "true")
 
 
-def recording_middleware(state: EmulatorState) -> Any:
+def recording_middleware(state: EmulatorState) -> Middleware:
     """Build the middleware that turns APIError into Discord's answer and records it."""
 
     @web.middleware

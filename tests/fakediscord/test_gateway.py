@@ -113,6 +113,13 @@ async def test_invalid_session_makes_the_client_identify_again(
     assert (await handle.wait_for_original()).content == "new session"
 
 
+async def test_resumable_invalid_session_resumes(emulator: DiscordEmulator, bot: SampleBot) -> None:
+    """Send a resumable INVALID_SESSION and take the client's RESUME."""
+    emulator.invalidate_session(resumable=True)
+    await emulator.wait_for_resume()
+    assert len(emulator.identifies) == 1
+
+
 async def test_guild_created_while_connected_is_dispatched(
     emulator: DiscordEmulator, bot: SampleBot
 ) -> None:

@@ -25,7 +25,7 @@ from .models import (
     Upload,
     UserRecord,
 )
-from .payloads import guild_payload
+from .payloads import guild_payload, role_payload
 from .server import EmulatorServer
 
 if TYPE_CHECKING:
@@ -111,10 +111,13 @@ class DiscordEmulator(EmulatorServer):
     def set_bot_permissions(
         self, permissions: PermissionsLike, *, guild: GuildRecord | None = None
     ) -> None:
-        """Change the permissions of the bot's managed role."""
+        """Change the permissions of the bot's managed role (GUILD_ROLE_UPDATE if connected)."""
         guild = guild or self.guild
-        member = self.state.bot_member(guild)
-        guild.roles[member.roles[0]].permissions = _bits(permissions)
+        role = guild.roles[self.state.bot_member(guild).roles[0]]
+        role.permissions = _bits(permissions)
+        if self.gateway.current is not None:
+            update = {"guild_id": str(guild.id), "role": role_payload(role)}
+            self.gateway.dispatch("GUILD_ROLE_UPDATE", update)
 
     def allow_privileged_intents(self, intents: discord.Intents | int) -> None:
         """Enable privileged intents on the application (off by default, as for a new bot)."""

@@ -169,6 +169,11 @@ class Gateway:
 
         connection = _Connection(ws, on_sent)
         connection.send({"op": HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
+        # This emulates API v10 with JSON only; Discord closes other requests the same way.
+        if request.query.get("v") != "10":
+            connection.close(4012, "Invalid API version.")
+        elif request.query.get("encoding", "json") != "json":
+            connection.close(4002, "Error while decoding payload.")
         try:
             async for message in ws:
                 if message.type is not WSMsgType.TEXT:

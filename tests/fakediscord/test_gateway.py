@@ -130,6 +130,17 @@ async def test_guild_created_while_connected_is_dispatched(
     assert joined.id == second.id
 
 
+async def test_bot_permission_change_reaches_its_cache(
+    emulator: DiscordEmulator, bot: SampleBot
+) -> None:
+    """Send GUILD_ROLE_UPDATE when a test changes the bot's permissions."""
+    emulator.set_bot_permissions(discord.Permissions(administrator=True))
+    await bot.wait_for("guild_role_update", timeout=5)
+    guild = bot.get_guild(emulator.guild.id)
+    assert guild is not None
+    assert guild.me.guild_permissions.administrator
+
+
 async def test_webhook_routes_share_the_patched_rest_base(emulator: DiscordEmulator) -> None:
     """Rely on discord.py 2.7's webhook code reusing http.Route, so one base covers both."""
     assert vars(discord.webhook.async_)["Route"] is discord.http.Route

@@ -160,6 +160,29 @@ class InputImageSettings(Section):
     max_pixels: int = Field(default=40_000_000, ge=64 * 64)
 
 
+class QueueSettings(Section):
+    """How the job queue shares the GPU: batching, fairness limits, timeouts."""
+
+    devices: tuple[str, ...] = ()
+    max_batch_images: int = Field(default=8, ge=1, le=256)
+    gather_ms: int = Field(default=15, ge=0, le=5000)
+    max_jobs_per_user: int = Field(default=5, ge=1, le=1000)
+    max_pending: int = Field(default=100, ge=1, le=100_000)
+    job_timeout: float = Field(default=600.0, gt=0)
+    shutdown_grace: float = Field(default=5.0, ge=0, le=600)
+    max_attempts: int = Field(default=2, ge=1, le=10)
+
+    @field_validator("devices")
+    @classmethod
+    def _check_devices(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for device in value:
+            if not _DEVICE.match(device) or device == "auto":
+                raise ValueError(f"{device!r} is not a device: use cpu, mps, cuda or cuda:N")
+        if len(set(value)) != len(value):
+            raise ValueError("a device is listed twice")
+        return value
+
+
 class PipelineConfig(BaseModel):
     """The sections of ``config.yaml`` the engine reads; other sections belong to the bot."""
 
@@ -169,11 +192,17 @@ class PipelineConfig(BaseModel):
     model: ModelSettings
     generation: GenerationSettings = GenerationSettings()
     input_images: InputImageSettings = InputImageSettings()
+    queue: QueueSettings = QueueSettings()
 
     @field_validator("data_dir")
     @classmethod
     def _resolve_data_dir(cls, value: Path, info: ValidationInfo) -> Path:
         return (_base_dir(info) / value.expanduser()).resolve()
+
+    @property
+    def outputs_dir(self) -> Path:
+        """Return where generated images are saved, one folder per job."""
+        return self.data_dir / "outputs"
 
     @property
     def model_cache_dir(self) -> Path:

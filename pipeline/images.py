@@ -69,6 +69,17 @@ def read_input_image(path: Path, limits: InputImageSettings) -> Image.Image:
     return decode_input_image(path.read_bytes(), limits)
 
 
+def save_outputs(folder: Path, images: Sequence[Image.Image]) -> tuple[Path, ...]:
+    """Save a job's images as ``1.png``, ``2.png`` ... in ``folder``; return their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index, image in enumerate(images, start=1):
+        path = folder / f"{index}.png"
+        image.save(path, format="PNG")
+        paths.append(path)
+    return tuple(paths)
+
+
 def make_grid(images: Sequence[Image.Image], columns: int = 2) -> Image.Image:
     """Compose equally sized images into one grid, row by row (the 2×2 of a job)."""
     if not images:

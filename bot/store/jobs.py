@@ -1,0 +1,105 @@
+"""Jobs in SQLite: the queue's :class:`~pipeline.jobs.JobStore`, plus look-ups for the bot."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipeline.jobs import JobRecord
+from pipeline.request import GenerationRequest
+
+if TYPE_CHECKING:
+    import aiosqlite
+
+    from bot.store.database import Database
+
+_COLUMNS = "id, owner, status, request, context, attempts, error, outputs, created_at"
+
+
+class SqliteJobStore:
+    """Persist jobs; every method returns after its transaction has committed."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def add(self, job: JobRecord) -> None:
+        """Store a new pending job."""
+        await self._db.execute(
+            "INSERT INTO jobs (id, owner, status, request, context, attempts, created_at) "
+            "VALUES (?, ?, 'pending', ?, ?, ?, ?)",
+            (
+                job.id,
+                job.owner,
+                json.dumps(job.request.to_dict()),
+                json.dumps(job.context),
+                job.attempts,
+                job.created_at or time.time(),
+            ),
+        )
+
+    async def mark_running(self, job_id: str, attempts: int) -> None:
+        """Record that a job started its ``attempts``-th run."""
+        await self._db.execute(
+            "UPDATE jobs SET status = 'running', attempts = ?, started_at = ? "
+            "WHERE id = ? AND status IN ('pending', 'running')",
+            (attempts, time.time(), job_id),
+        )
+
+    async def mark_pending(self, job_id: str) -> None:
+        """Put a job interrupted by a shutdown back to pending."""
+        await self._db.execute(
+            "UPDATE jobs SET status = 'pending' WHERE id = ? AND status = 'running'", (job_id,)
+        )
+
+    async def mark_done(self, job_id: str, outputs: tuple[Path, ...]) -> None:
+        """Record a finished job and where its images were saved."""
+        await self._db.execute(
+            "UPDATE jobs SET status = 'done', outputs = ?, finished_at = ? "
+            "WHERE id = ? AND status = 'running'",
+            (json.dumps([str(path) for path in outputs]), time.time(), job_id),
+        )
+
+    async def mark_failed(self, job_id: str, reason: str) -> None:
+        """Record a failed job and the reason its owner was given."""
+        await self._finish(job_id, "failed", reason)
+
+    async def mark_canceled(self, job_id: str, reason: str) -> None:
+        """Record a canceled job and the reason its owner was given."""
+        await self._finish(job_id, "canceled", reason)
+
+    async def unfinished(self) -> list[JobRecord]:
+        """Return pending and running jobs in the order they were submitted."""
+        rows = await self._db.fetch_all(
+            f"SELECT {_COLUMNS} FROM jobs WHERE status IN ('pending', 'running') ORDER BY seq"
+        )
+        return [_record(row) for row in rows]
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        """Return one job by id, whatever its state."""
+        row = await self._db.fetch_one(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        return _record(row) if row else None
+
+    async def _finish(self, job_id: str, status: str, reason: str) -> None:
+        """Move an unfinished job to a final state with a reason."""
+        await self._db.execute(
+            "UPDATE jobs SET status = ?, error = ?, finished_at = ? "
+            "WHERE id = ? AND status IN ('pending', 'running')",
+            (status, reason, time.time(), job_id),
+        )
+
+
+def _record(row: aiosqlite.Row) -> JobRecord:
+    """Rebuild a job record from its row."""
+    return JobRecord(
+        id=row["id"],
+        owner=row["owner"],
+        request=GenerationRequest.from_dict(json.loads(row["request"])),
+        status=row["status"],
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        context=json.loads(row["context"]),
+        error=row["error"],
+        outputs=tuple(Path(path) for path in json.loads(row["outputs"])),
+    )

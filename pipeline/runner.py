@@ -1,0 +1,142 @@
+"""Run one batch on one engine, containing every failure to the job that caused it.
+
+This runs on the engine's worker thread. Out-of-memory frees what it can and retries once
+with the batch split into single images (each image is identical either way, because each
+has its own seed); any other error in a batch of several jobs is isolated by running each job
+alone, so one bad job cannot fail its neighbours. What comes back is one :data:`Outcome` per
+request, never an exception.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Protocol
+
+import torch
+
+from pipeline.engine import GenerationResult
+from pipeline.errors import GenerationCanceled, UserError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from pipeline.engine import Progress
+    from pipeline.request import GenerationRequest
+
+logger = logging.getLogger(__name__)
+
+OUT_OF_MEMORY_MESSAGE = (
+    "the GPU ran out of memory drawing this, even on its own. Try a smaller --ar, fewer "
+    "--steps, or ask the server owner to enable the memory savers in config.yaml."
+)
+INTERNAL_ERROR_MESSAGE = "something went wrong inside the engine (reference {reference})."
+
+
+class BatchEngine(Protocol):
+    """What the queue needs from an engine: run compatible requests in one call."""
+
+    def generate_batch(
+        self,
+        requests: Sequence[GenerationRequest],
+        *,
+        progress: Callable[[Progress], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> list[GenerationResult]:
+        """Return one result per request, in order."""
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    """The request's images."""
+
+    result: GenerationResult
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The request failed; ``message`` is fit for its owner."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """The call was stopped between steps (cancel, timeout or shutdown)."""
+
+
+Outcome = Succeeded | Failed | Interrupted
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Tell GPU and host out-of-memory errors from other failures."""
+    return isinstance(error, (torch.cuda.OutOfMemoryError, MemoryError))
+
+
+def free_memory() -> None:
+    """Release cached allocations after an out-of-memory error."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def run_batch(
+    engine: BatchEngine,
+    requests: Sequence[GenerationRequest],
+    *,
+    progress: Callable[[Progress], None] | None,
+    cancel: Callable[[], bool],
+    reference: str,
+) -> list[Outcome]:
+    """Run ``requests`` in one call, falling back as described above; never raise."""
+    try:
+        results = engine.generate_batch(requests, progress=progress, cancel=cancel)
+    except GenerationCanceled:
+        return [Interrupted() for _ in requests]
+    except Exception as error:
+        if is_out_of_memory(error):
+            logger.warning("out of memory on a batch of %d request(s); splitting", len(requests))
+            free_memory()
+            return [_run_split(engine, request, cancel, reference) for request in requests]
+        if len(requests) > 1:
+            logger.warning("a batch failed (%s); running each job alone", error)
+            return [
+                run_batch(engine, [request], progress=None, cancel=cancel, reference=reference)[0]
+                for request in requests
+            ]
+        return [_failure(error, reference)]
+    return [Succeeded(result) for result in results]
+
+
+def _run_split(
+    engine: BatchEngine,
+    request: GenerationRequest,
+    cancel: Callable[[], bool],
+    reference: str,
+) -> Outcome:
+    """Run one request image by image, after an out-of-memory error."""
+    images = []
+    duration = 0.0
+    for seed in request.seeds:
+        single = replace(request, seed=seed, num_images=1)
+        try:
+            (result,) = engine.generate_batch([single], progress=None, cancel=cancel)
+        except GenerationCanceled:
+            return Interrupted()
+        except Exception as error:
+            if is_out_of_memory(error):
+                free_memory()
+                return Failed(OUT_OF_MEMORY_MESSAGE)
+            return _failure(error, reference)
+        images.extend(result.images)
+        duration += result.duration
+    return Succeeded(GenerationResult(request, images, duration))
+
+
+def _failure(error: Exception, reference: str) -> Failed:
+    """Describe a failure: a user error's own words, else an apology with a reference."""
+    if isinstance(error, UserError):
+        return Failed(str(error))
+    logger.error("generation failed (reference %s)", reference, exc_info=error)
+    return Failed(INTERNAL_ERROR_MESSAGE.format(reference=reference))

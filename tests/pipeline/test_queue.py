@@ -1,0 +1,371 @@
+"""The job scheduler on the real tiny model: fairness, batching, cancel, faults, recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+
+from bot.store.database import Database
+from bot.store.jobs import SqliteJobStore
+from pipeline.config import QueueSettings
+from pipeline.jobs import (
+    JobCanceledError,
+    JobFailedError,
+    JobRecord,
+    QueueClosedError,
+    QueueFullError,
+    job_cost,
+)
+from pipeline.queue import JobScheduler
+from pipeline.runner import OUT_OF_MEMORY_MESSAGE
+from tests.pipeline.faulty_engine import FaultyEngine
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
+    from pathlib import Path
+
+    from pipeline.engine import Engine
+    from pipeline.handles import JobHandle
+    from pipeline.jobs import JobEvent
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    """Open a fresh database file."""
+    db = await Database.open(tmp_path / "easel.db")
+    yield db
+    await db.close()
+
+
+@pytest.fixture
+def faulty(tiny_engine: Engine) -> FaultyEngine:
+    """Wrap the tiny engine with no faults configured."""
+    return FaultyEngine(tiny_engine)
+
+
+@pytest.fixture
+async def make_scheduler(
+    faulty: FaultyEngine, database: Database, tmp_path: Path, tiny_engine: Engine
+) -> AsyncIterator[Callable[..., Awaitable[JobScheduler]]]:
+    """Start schedulers on the faulty engine and the database; shut them all down after."""
+    started: list[JobScheduler] = []
+
+    async def make(*, start: bool = True, **settings: object) -> JobScheduler:
+        values: dict[str, object] = {"gather_ms": 5, "job_timeout": 30, "shutdown_grace": 0.2}
+        values.update(settings)
+        scheduler = JobScheduler(
+            [faulty],
+            SqliteJobStore(database),
+            QueueSettings.model_validate(values),
+            output_dir=tmp_path / "outputs",
+            quantum=job_cost(tiny_engine.parse("x")),
+        )
+        if start:
+            await scheduler.start()
+        started.append(scheduler)
+        return scheduler
+
+    yield make
+    faulty.release()
+    for scheduler in started:
+        await scheduler.shutdown()
+
+
+async def wait_for_event(handle: JobHandle, kind: str) -> JobEvent:
+    """Return the handle's first event of a kind."""
+    async with asyncio.timeout(20):
+        async for event in handle.events():
+            if event.kind == kind:
+                return event
+    raise AssertionError(f"{handle} ended without a {kind} event")
+
+
+async def held_running_job(
+    scheduler: JobScheduler, faulty: FaultyEngine, engine: Engine, owner: str = "A"
+) -> JobHandle:
+    """Submit a job and return once the worker is paused inside it after step 1."""
+    faulty.hold_after_first_step = True
+    handle = await scheduler.submit(engine.parse("a held job --steps 8"), owner)
+    await asyncio.to_thread(faulty.holding.wait, 20)
+    return handle
+
+
+async def test_a_job_runs_and_its_images_are_saved(
+    make_scheduler: Callable[..., Awaitable[JobScheduler]], tiny_engine: Engine, database: Database
+) -> None:
+    """Deliver four images, saved as PNG files, and record the job as done."""
+    scheduler = await make_scheduler()
+    handle = await scheduler.submit(tiny_engine.parse("a red circle --seed 3"), "A")
+    result = await handle.result()
+    assert len(result.images) == 4
+    assert all(path.exists() and path.suffix == ".png" for path in result.paths)
+    stored = await SqliteJobStore(database).get(handle.id)
+    assert stored is not None
+    assert stored.status == "done"
+    assert stored.outputs == result.paths
+
+
+async def test_events_go_queued_started_progress_done(
+    make_scheduler: Callable[..., Awaitable[JobScheduler]], tiny_engine: Engine
+) -> None:
+    """Tell the owner the position, the start, each step with an ETA, then the result."""
+    scheduler = await make_scheduler()
+    handle = await scheduler.submit(tiny_engine.parse("a --steps 4"), "A")
+    kinds = [event.kind async for event in handle.events()]
+    assert kinds[:2] == ["queued", "started"]
+    assert kinds.count("progress") == 4
+    assert kinds[-1] == "done"
+
+
+async def test_positions_are_announced_and_move_up(
+    make_scheduler: Callable[..., Awaitable[JobScheduler]],
+    faulty: FaultyEngine,
+    tiny_engine: Engine,
+) -> None:
+    """Give waiting jobs their place in line and move them up when one ahead leaves."""
+    scheduler = await make_scheduler()
+    await held_running_job(scheduler, faulty, tiny_engine)
+    waiting = [await scheduler.submit(tiny_engine.parse(f"job {i}"), "A") for i in range(3)]
+    assert [handle.position for handle in waiting] == [1, 2, 3]
+    await waiting[0].cancel()
+    assert [handle.position for handle in waiting[1:]] == [1, 2]
+    assert waiting[2].latest is not None
+    assert waiting[2].latest.position == 2
+
+
+async def test_a_new_owner_starts_after_at_most_one_more_of_a_busy_owners_jobs(
+    make_scheduler: Callable[..., Awaitable[JobScheduler]],
+    faulty: FaultyEngine,
+    tiny_engine: Engine,
+) -> None:
+    """Put B's single job second in line behind A's queued jobs."""
+    scheduler = await make_scheduler(max_jobs_per_user=20, max_batch_images=4)
+    await held_running_job(scheduler, faulty, tiny_engine, owner="A")
+    for index in range(10):
+        await scheduler.submit(tiny_engine.parse(f"a's job {index}"), "A")
+    late = await scheduler.submit(tiny_engine.parse("b's job"), "B")
+    assert late.position is not None
+    assert late.position <= 2
+
+
+async def test_the_per_owner_cap_refuses_with_the_count_and_a_retry_hint(
+    make_scheduler: Callable[..., Awaitable[JobScheduler]],
+    faulty: FaultyEngine,
+    tiny_engine: Engine,
+) -> None:
+    """Refuse an owner's job over the cap, saying how many they have and when to retry."""
+    scheduler = await make_scheduler(max_jobs_per_user=3)
+    await held_running_job(scheduler, faulty, tiny_engine)
+    for index in range(2):
+        await scheduler.submit(tiny_engine.parse(f"job {index}"), "A")
+    with pytest.raises(QueueFullError, match=r"already have 3 jobs.*Try again"):
+        await scheduler.submit(tiny_engine.parse("one too many"), "A")
+    assert (await scheduler.submit(tiny_engine.parse("someone else"), "B")).position is not None
+
+
+async def test_the_global_bound_refuses_when_the_queue_is_full(
+    make_scheduler: Callable[..., Awaitable[JobScheduler]],
+    faulty: FaultyEngine,
+    tiny_engine: Engine,
+) -> None:
+    """Refuse anyone's job once the queue holds max_pending jobs."""
+    scheduler = await make_scheduler(max_pending=2)
+    await held_running_job(scheduler, faulty, tiny_engine)
+    await scheduler.submit(tiny_engine.parse("b"), "B")
+    await scheduler.submit(tiny_engine.parse("c"), "C")
+    with pytest.raises(QueueFullError, match="queue is full: 2 jobs"):
+        await scheduler.submit(tiny_engine.parse("d"), "D")
+
+
+async def test_canceling_a_waiting_job_removes_it_at_once(
+    make_scheduler: Callable[..., Awaitable[JobScheduler]],
+    faulty: FaultyEngine,
+    tiny_engine: Engine,
+    database: Database,
+) -> None:
+    """Remove a waiting job, record it canceled, and tell its owner."""
+    scheduler = await make_scheduler()
+    await held_running_job(scheduler, faulty, tiny_engine)
+    waiting = await scheduler.submit(tiny_engine.parse("never mind"), "A")
+    assert await waiting.cancel()
+    with pytest.raises(JobCanceledError, match="canceled by its owner"):
+        await waiting.result()
+    assert scheduler.waiting == 0
+    stored = await SqliteJobStore(database).get(waiting.id)
+    assert stored is not None
+    assert stored.status == "canceled"
+
+
+async def test_canceling_a_running_job_stops_it_at_the_next_step(
+    make_scheduler: Callable[..., Awaitable[JobScheduler]],
+    faulty: FaultyEngine,
+    tiny_engine: Engine,
+    database: Database,
+) -> None:
+    """Tell the owner at once and stop the engine at the next step end."""
+    scheduler = await make_scheduler()
+    running = await held_running_job(scheduler, faulty, tiny_engine)
+    assert await running.cancel()
+    assert running.status == "canceled"
+    faulty.release()
+    follower = await scheduler.submit(tiny_engine.parse("next --seed 1"), "B")
+    await follower.result()
+    assert faulty.last_steps[0] <= 2
+    stored = await SqliteJobStore(database).get(running.id)
+    assert stored is not None
+    assert stored.status == "canceled"
+
+
+async def test_a_job_over_the_time_limit_fails_with_the_limit(
+    make_scheduler: Callable[..., Awaitable[JobScheduler]],
+    faulty: FaultyEngine,
+    tiny_engine: Engine,
+) -> None:
+    """Stop a job that runs past job_timeout and say so."""
+    scheduler = await make_scheduler(job_timeout=0.2)
+    running = await held_running_job(scheduler, faulty, tiny_engine)
+    await asyncio.sleep(0.3)
+    faulty.release()
+    with pytest.raises(JobFailedError, match="longer than this server's limit"):
+        await running.result()
+
+
+async def test_out_of_memory_retries_with_the_batch_split(
+    make_scheduler: Callable[..., Awaitable[JobScheduler]],
+    faulty: FaultyEngine,
+    tiny_engine: Engine,
+) -> None:
+    """Retry an OOM batch one image at a time and deliver the very same images."""
+    faulty.oom_above_images = 1
+    scheduler = await make_scheduler()
+    request = tiny_engine.parse("a red circle --seed 8")
+    result = await (await scheduler.submit(request, "A")).result()
+    expected = tiny_engine.generate(request)
+    for got, want in zip(result.images, expected.images, strict=True):
+        assert np.abs(np.asarray(got, int) - np.asarray(want, int)).max() <= 1
+    assert [len(call) for call in faulty.calls] == [1, 1, 1, 1, 1]
+
+
+async def test_out_of_memory_even_alone_fails_clearly_and_the_next_job_runs(
+    make_scheduler: Callable[..., Awaitable[JobScheduler]],
+    faulty: FaultyEngine,
+    tiny_engine: Engine,
+) -> None:
+    """Fail a job that runs out of memory even per image, then run the next one normally."""
+    faulty.oom_above_images = 0
+    scheduler = await make_scheduler()
+    doomed = await scheduler.submit(tiny_engine.parse("too big"), "A")
+    with pytest.raises(JobFailedError, match="ran out of memory"):
+        await doomed.result()
+    assert OUT_OF_MEMORY_MESSAGE.startswith("the GPU ran out of memory")
+    faulty.oom_above_images = None
+    assert len((await (await scheduler.submit(tiny_engine.parse("fine"), "A")).result()).images)
+
+
+async def test_an_engine_error_fails_only_that_job(
+    make_scheduler: Callable[..., Awaitable[JobScheduler]],
+    faulty: FaultyEngine,
+    tiny_engine: Engine,
+) -> None:
+    """Isolate a failing job from the job batched with it."""
+    faulty.fail_prompts = {"poison"}
+    scheduler = await make_scheduler(gather_ms=200)
+    bad, good = await asyncio.gather(
+        scheduler.submit(tiny_engine.parse("poison"), "A"),
+        scheduler.submit(tiny_engine.parse("fine"), "B"),
+    )
+    with pytest.raises(JobFailedError, match="reference"):
+        await bad.result()
+    assert len((await good.result()).images) == 4
+    assert len(faulty.calls[0]) == 2
+
+
+async def test_batched_jobs_equal_the_same_jobs_run_alone(
+    make_scheduler: Callable[..., Awaitable[JobScheduler]],
+    faulty: FaultyEngine,
+    tiny_engine: Engine,
+) -> None:
+    """Merge concurrent compatible jobs into one call with each job's own images."""
+    scheduler = await make_scheduler(gather_ms=200)
+    requests = [tiny_engine.parse("a red circle --seed 1"), tiny_engine.parse("blue --seed 50")]
+    owners = ["A", "B"]
+    handles = await asyncio.gather(
+        *(scheduler.submit(r, o) for r, o in zip(requests, owners, strict=True))
+    )
+    results = [await handle.result() for handle in handles]
+    assert [len(call) for call in faulty.calls] == [2]
+    for request, result in zip(requests, results, strict=True):
+        alone = tiny_engine.generate(request)
+        for got, want in zip(result.images, alone.images, strict=True):
+            assert np.abs(np.asarray(got, int) - np.asarray(want, int)).max() <= 1
+
+
+async def test_restart_requeues_pending_and_retries_or_fails_interrupted_jobs(
+    make_scheduler: Callable[..., Awaitable[JobScheduler]],
+    tiny_engine: Engine,
+    database: Database,
+) -> None:
+    """Requeue pending jobs in order, retry a job cut off once, fail one cut off twice."""
+    store = SqliteJobStore(database)
+    request = tiny_engine.parse("left behind --seed 1")
+    for job_id in ("p1", "r1", "r2", "p2"):
+        await store.add(JobRecord(id=job_id, owner="A", request=request))
+    await store.mark_running("r1", attempts=1)
+    await store.mark_running("r2", attempts=2)
+    scheduler = await make_scheduler(start=False)
+    recovered = {handle.id: handle for handle in await scheduler.start()}
+    assert list(recovered) == ["p1", "r1", "r2", "p2"]
+    with pytest.raises(JobFailedError, match="restarted while drawing it, 2 times"):
+        await recovered["r2"].result()
+    for job_id in ("p1", "r1", "p2"):
+        assert len((await recovered[job_id].result()).images) == 4
+    retried = await store.get("r1")
+    assert retried is not None
+    assert retried.attempts == 2
+
+
+async def test_shutdown_leaves_waiting_jobs_pending_and_puts_the_running_one_back(
+    make_scheduler: Callable[..., Awaitable[JobScheduler]],
+    faulty: FaultyEngine,
+    tiny_engine: Engine,
+    database: Database,
+) -> None:
+    """Interrupt the running job within the grace time and keep every job for the restart."""
+    scheduler = await make_scheduler()
+    running = await held_running_job(scheduler, faulty, tiny_engine)
+    waiting = await scheduler.submit(tiny_engine.parse("later"), "B")
+    started = time.monotonic()
+    shutting_down = asyncio.create_task(scheduler.shutdown())
+    await asyncio.sleep(0.3)
+    faulty.release()
+    await shutting_down
+    assert time.monotonic() - started < 5
+    store = SqliteJobStore(database)
+    assert [job.id for job in await store.unfinished()] == [running.id, waiting.id]
+    assert {job.status for job in await store.unfinished()} == {"pending"}
+    with pytest.raises(QueueClosedError):
+        await scheduler.submit(tiny_engine.parse("too late"), "C")
+
+
+async def test_the_event_loop_stays_responsive_while_the_engine_works(
+    make_scheduler: Callable[..., Awaitable[JobScheduler]], tiny_engine: Engine
+) -> None:
+    """Keep timers on time while a long job runs on the worker thread."""
+    scheduler = await make_scheduler()
+    handle = await scheduler.submit(
+        replace(tiny_engine.parse("long --steps 60"), num_images=4), "A"
+    )
+    await wait_for_event(handle, "started")
+    lateness = []
+    while handle.status == "running":
+        before = time.perf_counter()
+        await asyncio.sleep(0.01)
+        lateness.append(time.perf_counter() - before - 0.01)
+    await handle.result()
+    assert lateness
+    assert max(lateness) < 0.25

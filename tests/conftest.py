@@ -6,4 +6,4 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.pop("EASEL_DATA_DIR", None)
 
-pytest_plugins = ["tests.fakediscord.fixtures"]
+pytest_plugins = ["tests.fakediscord.fixtures", "tests.engine_fixtures"]

@@ -15,7 +15,10 @@ if TYPE_CHECKING:
 
     from bot.store.database import Database
 
-_COLUMNS = "id, owner, status, request, context, attempts, error, outputs, created_at"
+JOB_COLUMNS = (
+    "jobs.id, jobs.owner, jobs.status, jobs.request, jobs.context, jobs.attempts, jobs.error, "
+    "jobs.outputs, jobs.created_at"
+)
 
 
 class SqliteJobStore:
@@ -72,14 +75,14 @@ class SqliteJobStore:
     async def unfinished(self) -> list[JobRecord]:
         """Return pending and running jobs in the order they were submitted."""
         rows = await self._db.fetch_all(
-            f"SELECT {_COLUMNS} FROM jobs WHERE status IN ('pending', 'running') ORDER BY seq"
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE status IN ('pending', 'running') ORDER BY seq"
         )
-        return [_record(row) for row in rows]
+        return [record_from_row(row) for row in rows]
 
     async def get(self, job_id: str) -> JobRecord | None:
         """Return one job by id, whatever its state."""
-        row = await self._db.fetch_one(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
-        return _record(row) if row else None
+        row = await self._db.fetch_one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        return record_from_row(row) if row else None
 
     async def _finish(self, job_id: str, status: str, reason: str) -> None:
         """Move an unfinished job to a final state with a reason."""
@@ -90,7 +93,7 @@ class SqliteJobStore:
         )
 
 
-def _record(row: aiosqlite.Row) -> JobRecord:
+def record_from_row(row: aiosqlite.Row) -> JobRecord:
     """Rebuild a job record from its row."""
     return JobRecord(
         id=row["id"],

@@ -86,8 +86,11 @@ class DiscordEmulator(EmulatorServer):
     def create_role(
         self, name: str, permissions: PermissionsLike, *, guild: GuildRecord | None = None
     ) -> RoleRecord:
-        """Create a role with the given permissions."""
-        return self.state.create_role(guild or self.guild, name, _bits(permissions))
+        """Create a role with the given permissions (GUILD_ROLE_CREATE if the bot is connected)."""
+        guild = guild or self.guild
+        role = self.state.create_role(guild, name, _bits(permissions))
+        self._announce_role(guild, role)
+        return role
 
     def create_user(self, name: str, *, bot: bool = False) -> UserRecord:
         """Create a user who is in no guild."""
@@ -105,8 +108,16 @@ class DiscordEmulator(EmulatorServer):
         guild = guild or self.guild
         role_ids = [role.id for role in roles]
         if _bits(permissions):
-            role_ids.append(self.state.create_role(guild, f"{name}-role", _bits(permissions)).id)
+            role = self.state.create_role(guild, f"{name}-role", _bits(permissions))
+            self._announce_role(guild, role)
+            role_ids.append(role.id)
         return self.state.add_member(guild, self.state.create_user(name), roles=role_ids)
+
+    def _announce_role(self, guild: GuildRecord, role: RoleRecord) -> None:
+        """Tell a connected bot about a new role, as Discord does under the guilds intent."""
+        if self.gateway.current is not None:
+            payload = {"guild_id": str(guild.id), "role": role_payload(role)}
+            self.gateway.dispatch("GUILD_ROLE_CREATE", payload)
 
     def set_bot_permissions(
         self, permissions: PermissionsLike, *, guild: GuildRecord | None = None

@@ -178,8 +178,9 @@ class InteractionRoutes:
         body = await read_body(request)
         check_body(body, upload_limit=interaction.attachment_size_limit)
         original = interaction.original
-        if original is not None and original.loading:
-            # Discord turns the "is thinking..." message into this follow-up, keeping its flags.
+        if original is not None and original.loading and not original.deleted:
+            # Discord turns the "is thinking..." message into this follow-up, keeping its flags;
+            # once the bot has deleted that placeholder, follow-ups are new messages again.
             body.payload.pop("flags", None)
             version = build_version(
                 self.state, body, channel_id=original.channel_id, previous=original.current

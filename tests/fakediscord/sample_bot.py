@@ -186,6 +186,12 @@ def _add_commands(bot: SampleBot) -> None:
         files = [discord.File(io.BytesIO(b"x" * size), filename=f"f{i}.bin") for i in range(count)]
         await interaction.response.send_message("files", files=files)
 
+    @tree.command(description="Defer publicly, then take it back and answer privately")
+    async def retract(interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        await interaction.delete_original_response()
+        await interaction.followup.send("only you see this", ephemeral=True)
+
     @tree.command(description="Echo text back")
     async def echo(interaction: discord.Interaction, text: str) -> None:
         bot.record(callback=await interaction.response.send_message(text))

@@ -99,6 +99,18 @@ async def test_followup_edit_and_original_delete(emulator: DiscordEmulator, bot:
     assert [m.content for m in handle.messages] == ["step 1", "step 2, edited"]
 
 
+async def test_followup_after_deleting_the_placeholder_is_a_new_ephemeral_message(
+    emulator: DiscordEmulator, bot: SampleBot
+) -> None:
+    """Send a fresh ephemeral follow-up once the thinking placeholder was deleted."""
+    handle = await emulator.invoke_slash("retract")
+    followup = await handle.wait_for_followup()
+    assert handle.original is not None
+    assert handle.original.deleted
+    assert followup.ephemeral
+    assert followup.content == "only you see this"
+
+
 async def test_select_menu_choice_reaches_the_view(
     emulator: DiscordEmulator, bot: SampleBot
 ) -> None:

@@ -7,6 +7,7 @@ It does not replace the engine: every call that is not made to fail runs the rea
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -26,12 +27,14 @@ class FaultyEngine:
     ``oom_above_images``: raise CUDA out-of-memory for calls with more images than this.
     ``fail_prompts``: raise RuntimeError for calls containing a request with such a prompt.
     ``hold_after_first_step``: when set, block the worker after step 1 until ``release()``.
+    ``step_delay``: sleep this long after every step, to make a job last.
     """
 
     engine: Engine
     oom_above_images: int | None = None
     fail_prompts: set[str] = field(default_factory=set)
     hold_after_first_step: bool = False
+    step_delay: float = 0.0
     calls: list[list[GenerationRequest]] = field(default_factory=list)
     last_steps: list[int] = field(default_factory=list)
     holding: threading.Event = field(default_factory=threading.Event)
@@ -63,6 +66,8 @@ class FaultyEngine:
 
         def on_progress(event: Progress) -> None:
             self.last_steps[-1] = event.step
+            if self.step_delay:
+                time.sleep(self.step_delay)
             if progress is not None:
                 progress(event)
             if self.hold_after_first_step and event.step == 1:

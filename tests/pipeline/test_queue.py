@@ -368,4 +368,4 @@ async def test_the_event_loop_stays_responsive_while_the_engine_works(
         lateness.append(time.perf_counter() - before - 0.01)
     await handle.result()
     assert lateness
-    assert max(lateness) < 0.25
+    assert max(lateness) < 0.5

@@ -1,4 +1,4 @@
-"""Fixtures for engine tests: a tiny random model on disk, its config, and a loaded engine."""
+"""Engine fixtures for every test: a tiny random model on disk, its config, a loaded engine."""
 
 from __future__ import annotations
 

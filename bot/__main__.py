@@ -1,0 +1,131 @@
+"""``python -m bot [--config PATH]``: wire config, logging, database, engine, queue and bot.
+
+The token comes only from the DISCORD_TOKEN environment variable. SIGTERM and SIGINT stop the
+bot cleanly: running jobs finish or are interrupted within the grace period (and run again at
+the next start), the gateway closes, the database closes, and the exit code is 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from bot.config import TOKEN_ENV, BotConfig, load_bot_config
+from pipeline.errors import ConfigError, ModelLoadError
+
+logger = logging.getLogger("bot")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Describe the command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Run Easel, the self-hosted image bot, on Discord.",
+        epilog=f"The bot's token is read from the {TOKEN_ENV} environment variable.",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path("config.yaml"),
+        help="config file (default: %(default)s)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the bot until stopped; return the exit code."""
+    arguments = build_parser().parse_args(argv)
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        print(
+            f"error: set the {TOKEN_ENV} environment variable to your bot's token "
+            "(Discord Developer Portal → your application → Bot → Reset Token).",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        config = load_bot_config(arguments.config)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    from bot.logs import setup_logging  # noqa: PLC0415 - after the config is known
+
+    setup_logging(config, token)
+    try:
+        return asyncio.run(run(config, token))
+    except ModelLoadError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+async def run(config: BotConfig, token: str) -> int:
+    """Start everything, wait for a stop signal or a fatal error, and stop cleanly."""
+    import discord  # noqa: PLC0415 - heavy imports only once the config is valid
+
+    from bot.client import EaselBot  # noqa: PLC0415
+    from bot.store.database import Database  # noqa: PLC0415
+    from bot.store.jobs import SqliteJobStore  # noqa: PLC0415
+    from pipeline.engine import Engine  # noqa: PLC0415
+    from pipeline.jobs import job_cost  # noqa: PLC0415
+    from pipeline.queue import JobScheduler  # noqa: PLC0415
+
+    devices = config.queue.devices or (config.model.device,)
+    engines = [
+        await asyncio.to_thread(
+            Engine.from_config,
+            config.model_copy(update={"model": config.model.model_copy(update={"device": device})}),
+        )
+        for device in devices
+    ]
+    logger.info("model %s ready on %s", config.model.path, ", ".join(devices))
+    database = await Database.open(config.database_path)
+    try:
+        scheduler = JobScheduler(
+            engines,
+            SqliteJobStore(database),
+            config.queue,
+            output_dir=config.outputs_dir,
+            quantum=job_cost(engines[0].parse("a default job")),
+        )
+        bot = EaselBot(config=config, engine=engines[0], scheduler=scheduler, database=database)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signal_number, stop.set)
+        connection = asyncio.create_task(bot.start(token))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([connection, stopping], return_when=asyncio.FIRST_COMPLETED)
+        if connection.done() and connection.exception() is not None:
+            error = connection.exception()
+            await bot.shutdown()
+            if isinstance(error, discord.LoginFailure):
+                print(
+                    f"error: Discord rejected the token in {TOKEN_ENV}; reset it in the "
+                    "Developer Portal (your application → Bot) and try again.",
+                    file=sys.stderr,
+                )
+                return EXIT_FAILURE
+            logger.error("the bot stopped with an error", exc_info=error)
+            return EXIT_FAILURE
+        logger.info("stopping: finishing or interrupting running jobs")
+        await bot.shutdown()
+        stopping.cancel()
+        await asyncio.gather(connection, return_exceptions=True)
+        logger.info("stopped cleanly")
+        return EXIT_OK
+    finally:
+        await database.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""The Discord client: Easel's typed services, its commands and buttons, and start-up work."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import discord
+from discord.ext import commands
+
+from bot.buttons import JobButton
+from bot.cogs.imagine import ImagineCog
+from bot.presenter import Presenter
+from bot.store.deliveries import DeliveryStore
+from bot.store.jobs import SqliteJobStore
+from bot.studio import Services, Studio
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from bot.config import BotConfig
+    from bot.store.database import Database
+    from pipeline.engine import Engine
+    from pipeline.queue import JobScheduler
+
+logger = logging.getLogger(__name__)
+
+
+def easel_intents() -> discord.Intents:
+    """Return the intents Easel needs: guilds only (no privileged intents at all)."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    return intents
+
+
+class EaselBot(commands.Bot):
+    """Easel on Discord: slash commands and buttons in front of the job queue."""
+
+    def __init__(
+        self,
+        *,
+        config: BotConfig,
+        engine: Engine,
+        scheduler: JobScheduler,
+        database: Database,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=easel_intents(),
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.config = config
+        self.scheduler = scheduler
+        self.jobs = SqliteJobStore(database)
+        self.deliveries = DeliveryStore(database)
+        self.presenter = Presenter(
+            self, self.deliveries, progress_interval=config.discord.progress_interval, clock=clock
+        )
+        self.studio = Studio(
+            Services(
+                config=config,
+                engine=engine,
+                scheduler=scheduler,
+                jobs=self.jobs,
+                presenter=self.presenter,
+                clock=clock,
+            )
+        )
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def setup_hook(self) -> None:
+        """Register commands and buttons, resume unfinished work, and sync the commands."""
+        self.add_dynamic_items(JobButton)
+        await self.add_cog(ImagineCog(self.studio))
+        await self._resume_jobs()
+        await self._sync_commands()
+
+    async def shutdown(self) -> None:
+        """Stop cleanly: finish or interrupt running jobs, then close the gateway."""
+        await self.scheduler.shutdown()
+        await self.presenter.close()
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.close()
+
+    async def _resume_jobs(self) -> None:
+        """Deliver jobs that finished unannounced, and follow jobs the queue recovered."""
+        undelivered = await self.deliveries.undelivered()
+        for handle in await self.scheduler.start():
+            self.presenter.follow(handle)
+        for job in undelivered:
+            logger.info("delivering job %s, which finished before the restart", job.id)
+            task = asyncio.create_task(self.presenter.deliver_finished(job, None))
+            self._background.add(task)
+            task.add_done_callback(self._finished_in_background)
+
+    def _finished_in_background(self, task: asyncio.Task[None]) -> None:
+        """Forget a finished background task, logging it if it failed."""
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("a background delivery failed", exc_info=task.exception())
+
+    async def _sync_commands(self) -> None:
+        """Publish the slash commands: to the configured guilds at once, else globally."""
+        if self.config.discord.guild_ids:
+            for guild_id in self.config.discord.guild_ids:
+                guild = discord.Object(id=guild_id)
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
+            logger.info("commands synced to %d guild(s)", len(self.config.discord.guild_ids))
+        else:
+            await self.tree.sync()
+            logger.info("commands synced globally")

@@ -1,0 +1,1 @@
+"""Slash commands, grouped by feature; each cog only describes commands and delegates."""

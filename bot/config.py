@@ -1,0 +1,62 @@
+"""The bot's configuration: the engine's sections plus the bot's own, validated strictly.
+
+The Discord token is deliberately not a config key: it comes from ``DISCORD_TOKEN`` only, so a
+config file can be shared or committed without leaking it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import ConfigDict, Field
+
+from pipeline.config import PipelineConfig, Section, load_config
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+TOKEN_ENV = "DISCORD_TOKEN"
+
+
+class DiscordSettings(Section):
+    """How the bot presents itself on Discord."""
+
+    guild_ids: tuple[int, ...] = ()
+    moderator_role: str | None = None
+    progress_interval: float = Field(default=2.0, ge=2.0, le=60.0)
+
+
+class LoggingSettings(Section):
+    """What is logged and where."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    to_file: bool = True
+
+
+class BotConfig(PipelineConfig):
+    """The whole of ``config.yaml``; unlike the engine's view, unknown sections are refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    discord: DiscordSettings = DiscordSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @property
+    def database_path(self) -> Path:
+        """Return the SQLite file, inside the data directory."""
+        return self.data_dir / "easel.db"
+
+    @property
+    def inputs_dir(self) -> Path:
+        """Return where users' attached images are kept (decoded and re-saved as PNG)."""
+        return self.data_dir / "inputs"
+
+    @property
+    def logs_dir(self) -> Path:
+        """Return where log files go."""
+        return self.data_dir / "logs"
+
+
+def load_bot_config(path: Path) -> BotConfig:
+    """Load and validate ``config.yaml`` for the bot; raise ConfigError naming each bad key."""
+    return load_config(path, BotConfig)

@@ -1,0 +1,307 @@
+"""Show a job's life in its own message, then deliver the outcome, whatever happens to tokens.
+
+While the interaction token has more than a minute to live, the job's message (the deferred
+"thinking" placeholder) is edited in place, at most once per ``progress_interval``. After
+that, or if the placeholder is gone, the outcome is posted as the bot's own channel message
+that mentions the owner, so a job longer than Discord's 15-minute token life is still
+delivered. Every delivery is recorded, so a restart delivers what was left undelivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot import render
+from bot.buttons import grid_view, upscale_view
+from bot.result_image import encode_to_fit
+from pipeline.images import make_grid
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from PIL import Image
+
+    from bot.store.deliveries import DeliveryStore, Outcome
+    from pipeline.handles import JobHandle
+    from pipeline.jobs import JobEvent, JobRecord
+
+logger = logging.getLogger(__name__)
+
+TOKEN_LIFETIME = 15 * 60
+TOKEN_SAFETY_MARGIN = 60
+DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
+PREVIEW_SIDE = 256
+_INVALID_WEBHOOK_TOKEN = 50027
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a job's outcome goes, as stored in the job's context when it was accepted."""
+
+    channel_id: int
+    guild_id: int | None
+    application_id: int
+    token: str | None
+    token_issued_at: float | None
+    message_id: int | None
+    reply_to: int | None
+    upload_limit: int
+
+    @classmethod
+    def of(cls, job: JobRecord) -> Target:
+        """Read the target from a job's context."""
+        context = job.context
+
+        def optional_int(key: str) -> int | None:
+            value = context.get(key)
+            return None if value is None else int(value)
+
+        return cls(
+            channel_id=int(context["channel_id"]),
+            guild_id=optional_int("guild_id"),
+            application_id=int(context["application_id"]),
+            token=context.get("token"),
+            token_issued_at=context.get("token_issued_at"),
+            message_id=optional_int("message_id"),
+            reply_to=optional_int("reply_to"),
+            upload_limit=int(context.get("upload_limit", DEFAULT_UPLOAD_LIMIT)),
+        )
+
+    def token_usable(self, now: float) -> bool:
+        """Tell whether the token has more than the safety margin of life left."""
+        if self.token is None or self.token_issued_at is None or self.message_id is None:
+            return False
+        return now - self.token_issued_at < TOKEN_LIFETIME - TOKEN_SAFETY_MARGIN
+
+
+class Presenter:
+    """Follow jobs' events and deliver their outcomes for one bot."""
+
+    def __init__(
+        self,
+        client: discord.Client,
+        deliveries: DeliveryStore,
+        *,
+        progress_interval: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._deliveries = deliveries
+        self._interval = progress_interval
+        self._clock = clock
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def follow(self, handle: JobHandle) -> None:
+        """Follow a job in the background until its outcome is delivered."""
+        task = asyncio.create_task(self._follow(handle), name=f"present-{handle.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Stop following (at shutdown); undelivered outcomes are delivered after restart."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def deliver_finished(self, job: JobRecord, images: list[Image.Image] | None) -> None:
+        """Deliver a job that finished while nobody was following it (e.g. before a restart)."""
+        if job.status == "done":
+            await self._deliver_done(job, images or _load_images(job))
+        else:
+            await self._deliver_end(job, job.status, job.error or "")
+
+    async def _follow(self, handle: JobHandle) -> None:
+        """Render events at most once per interval, then deliver the outcome."""
+        events: asyncio.Queue[JobEvent] = asyncio.Queue()
+
+        async def pump() -> None:
+            async for event in handle.events():
+                await events.put(event)
+
+        pumping = asyncio.create_task(pump())
+        pending: JobEvent | None = None
+        last_shown = 0.0
+        try:
+            while True:
+                timeout = (
+                    None if pending is None else last_shown + self._interval - time.monotonic()
+                )
+                try:
+                    event = await asyncio.wait_for(events.get(), timeout=timeout)
+                except TimeoutError:
+                    event = None
+                if event is not None and event.is_final:
+                    await self._deliver(handle, event)
+                    return
+                if event is not None:
+                    pending = event
+                if pending is not None and time.monotonic() - last_shown >= self._interval:
+                    await self._show(handle.record, pending)
+                    last_shown, pending = time.monotonic(), None
+        except Exception:
+            logger.exception("presenting job %s failed", handle.id)
+        finally:
+            pumping.cancel()
+
+    async def _show(self, job: JobRecord, event: JobEvent) -> None:
+        """Edit the job's message to show its place in line or its progress."""
+        target = Target.of(job)
+        if target.message_id is None or not target.token_usable(self._clock()):
+            return  # progress is a courtesy; the outcome will arrive as a channel message
+        if event.kind == "queued":
+            content, files = render.queued_text(job, event.position), []
+        else:
+            content = render.progress_text(job, event.progress)
+            previews = event.progress.previews if event.progress else ()
+            files = [_preview_file(list(previews))] if previews else []
+        with contextlib.suppress(discord.HTTPException):
+            await self._webhook(target).edit_message(
+                target.message_id,
+                content=content,
+                attachments=files,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+
+    async def _deliver(self, handle: JobHandle, event: JobEvent) -> None:
+        """Deliver a final event: the images, or the reason it failed or was canceled."""
+        job = handle.record
+        if event.kind == "done":
+            result = await handle.result()
+            await self._deliver_done(job, result.images)
+        else:
+            await self._deliver_end(job, event.kind, event.message or "")
+
+    async def _deliver_done(self, job: JobRecord, images: list[Image.Image]) -> None:
+        """Post the grid (or the upscaled image) with its buttons."""
+        target = Target.of(job)
+        picture = images[0] if len(images) == 1 else make_grid(images)
+        encoded = await asyncio.to_thread(
+            encode_to_fit, picture, target.upload_limit, f"easel-{job.id}"
+        )
+        view = upscale_view(job.id) if len(images) == 1 else grid_view(job.id)
+
+        def file() -> discord.File:
+            return discord.File(io.BytesIO(encoded.data), filename=encoded.filename)
+
+        await self._send(job, target, render.done_text(job), "done", file=file, view=view)
+
+    async def _deliver_end(self, job: JobRecord, kind: str, reason: str) -> None:
+        """Tell the owner that a job failed or was canceled, and why."""
+        if kind == "canceled":
+            await self._send(job, Target.of(job), render.canceled_text(job, reason), "canceled")
+        else:
+            await self._send(job, Target.of(job), render.failed_text(job, reason), "failed")
+
+    async def _send(
+        self,
+        job: JobRecord,
+        target: Target,
+        content: str,
+        outcome: Outcome,
+        *,
+        file: Callable[[], discord.File] | None = None,
+        view: discord.ui.View | None = None,
+    ) -> None:
+        """Edit the job's message if the token allows, else post to the channel; record it."""
+        if target.message_id is not None and target.token_usable(self._clock()):
+            try:
+                await self._webhook(target).edit_message(
+                    target.message_id,
+                    content=content,
+                    attachments=[file()] if file else [],
+                    view=view,
+                    allowed_mentions=discord.AllowedMentions.none(),
+                )
+                await self._deliveries.record(
+                    job.id, outcome, channel_id=target.channel_id, message_id=target.message_id
+                )
+                return
+            except discord.HTTPException as error:
+                logger.info("editing job %s's message failed (%s); posting instead", job.id, error)
+        await self._post(job, target, content, outcome, file=file, view=view)
+
+    async def _post(
+        self,
+        job: JobRecord,
+        target: Target,
+        content: str,
+        outcome: Outcome,
+        *,
+        file: Callable[[], discord.File] | None,
+        view: discord.ui.View | None,
+    ) -> None:
+        """Post the outcome as a channel message that mentions the owner."""
+        channel = self._client.get_partial_messageable(target.channel_id, guild_id=target.guild_id)
+        reply_to = target.message_id or target.reply_to
+        reference = (
+            discord.MessageReference(
+                message_id=reply_to, channel_id=target.channel_id, fail_if_not_exists=False
+            )
+            if reply_to
+            else None
+        )
+        extra: dict[str, Any] = {"file": file()} if file else {}
+        if view is not None:
+            extra["view"] = view
+        try:
+            message = await channel.send(
+                content,
+                reference=reference,  # type: ignore[arg-type]
+                allowed_mentions=discord.AllowedMentions(users=[discord.Object(int(job.owner))]),
+                **extra,
+            )
+        except discord.HTTPException:
+            logger.exception("could not deliver job %s to channel %s", job.id, target.channel_id)
+            await self._deliveries.record(job.id, "undeliverable", channel_id=target.channel_id)
+            return
+        await self._deliveries.record(
+            job.id, outcome, channel_id=target.channel_id, message_id=message.id
+        )
+        await self._retire_placeholder(target)
+
+    async def _retire_placeholder(self, target: Target) -> None:
+        """Point the stale progress message at the result, if it can still be edited."""
+        if target.message_id is None:
+            return
+        placeholder = self._client.get_partial_messageable(
+            target.channel_id, guild_id=target.guild_id
+        ).get_partial_message(target.message_id)
+        with contextlib.suppress(discord.HTTPException):
+            await placeholder.edit(content="✅ Finished — the result is in the message below.")
+
+    def _webhook(self, target: Target) -> discord.Webhook:
+        """Return the interaction's webhook, bound to the bot's own session and state."""
+        return discord.Webhook.partial(
+            target.application_id,
+            target.token or "",
+            client=self._client,
+        )
+
+
+def _preview_file(previews: list[Image.Image]) -> discord.File:
+    """Compose a small JPEG of the in-progress previews."""
+    picture = previews[0] if len(previews) == 1 else make_grid(previews)
+    picture.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    buffer = io.BytesIO()
+    picture.convert("RGB").save(buffer, format="JPEG", quality=70)
+    buffer.seek(0)
+    return discord.File(buffer, filename="preview.jpg")
+
+
+def _load_images(job: JobRecord) -> list[Image.Image]:
+    """Load a finished job's saved images from disk."""
+    from PIL import Image  # noqa: PLC0415 - only needed after a restart
+
+    images = []
+    for path in job.outputs:
+        with Image.open(path) as image:
+            images.append(image.convert("RGB"))
+    return images

@@ -1,0 +1,58 @@
+"""Encode a result image so it always fits the upload limit Discord gives the interaction.
+
+PNG first (lossless, what users expect to download); if that is too large, high-quality WebP,
+then JPEG, stepping quality down; only as a last resort is the image scaled down.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+_LOSSY_STEPS = (("WEBP", 95), ("WEBP", 90), ("JPEG", 92), ("WEBP", 80), ("JPEG", 80))
+_EXTENSIONS = {"PNG": "png", "WEBP": "webp", "JPEG": "jpg"}
+# Leave room for the multipart envelope and the JSON payload beside the file.
+_ENVELOPE_BYTES = 16 * 1024
+_ENVELOPE_SHARE = 0.1
+
+
+@dataclass(frozen=True)
+class EncodedImage:
+    """Encoded bytes, the format used, and a file name with the right extension."""
+
+    data: bytes
+    format: str
+    filename: str
+
+
+def encode_to_fit(image: Image.Image, limit: int, stem: str) -> EncodedImage:
+    """Return the best encoding of ``image`` that fits in ``limit`` bytes."""
+    budget = limit - min(_ENVELOPE_BYTES, int(limit * _ENVELOPE_SHARE))
+    candidate = _encode(image, "PNG", None)
+    if len(candidate) <= budget:
+        return EncodedImage(candidate, "PNG", f"{stem}.png")
+    current = image
+    while True:
+        for image_format, quality in _LOSSY_STEPS:
+            candidate = _encode(current, image_format, quality)
+            if len(candidate) <= budget:
+                extension = _EXTENSIONS[image_format]
+                return EncodedImage(candidate, image_format, f"{stem}.{extension}")
+        if min(current.size) <= 16:
+            return EncodedImage(candidate, "JPEG", f"{stem}.jpg")
+        width, height = current.size
+        current = current.resize((max(1, width * 3 // 4), max(1, height * 3 // 4)))
+
+
+def _encode(image: Image.Image, image_format: str, quality: int | None) -> bytes:
+    """Encode once."""
+    buffer = io.BytesIO()
+    options: dict[str, object] = {"optimize": True} if image_format == "PNG" else {}
+    if quality is not None:
+        options["quality"] = quality
+    image.convert("RGB").save(buffer, format=image_format, **options)
+    return buffer.getvalue()

@@ -1,0 +1,378 @@
+"""The bot's use cases: turn Discord actions into queued jobs, and answer everything else.
+
+Commands and buttons call these methods. Each one acknowledges the interaction first (within
+Discord's 3 seconds, before any database or model work), turns user mistakes into an
+ephemeral message that says what to do, and turns anything unexpected into a logged
+traceback and a short apology with an error id: no interaction is ever left "thinking".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
+
+import discord
+
+from bot import render
+from bot.permissions import is_moderator
+from pipeline.errors import InputImageError, UserError
+from pipeline.images import ALLOWED_FORMATS, decode_input_image
+from pipeline.request import parse_request
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+    from pathlib import Path
+
+    from bot.config import BotConfig
+    from bot.presenter import Presenter
+    from bot.store.jobs import SqliteJobStore
+    from pipeline.engine import Engine, VariationStrength
+    from pipeline.jobs import JobRecord
+    from pipeline.queue import JobScheduler
+    from pipeline.request import GenerationRequest
+
+logger = logging.getLogger(__name__)
+P = ParamSpec("P")
+
+_IMAGE_TYPES = {f"image/{name.lower()}" for name in ALLOWED_FORMATS} | {"image/jpg"}
+GONE = "This image is no longer available (it was deleted or has expired)."
+
+
+def guarded(
+    method: Callable[Concatenate[Studio, discord.Interaction, P], Coroutine[Any, Any, None]],
+) -> Callable[Concatenate[Studio, discord.Interaction, P], Coroutine[Any, Any, None]]:
+    """Answer user errors ephemerally and unexpected ones with an apology and an error id."""
+
+    @functools.wraps(method)
+    async def wrapper(
+        self: Studio, interaction: discord.Interaction, /, *args: P.args, **kwargs: P.kwargs
+    ) -> None:
+        try:
+            await method(self, interaction, *args, **kwargs)
+        except UserError as error:
+            await self.refuse(interaction, str(error))
+        except Exception:
+            reference = secrets.token_hex(4)
+            logger.exception(
+                "error %s in %s for user %s", reference, method.__name__, interaction.user.id
+            )
+            await self.refuse(
+                interaction, f"Sorry, something went wrong on our side (error id `{reference}`)."
+            )
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the studio works with; built once at start-up."""
+
+    config: BotConfig
+    engine: Engine
+    scheduler: JobScheduler
+    jobs: SqliteJobStore
+    presenter: Presenter
+    clock: Callable[[], float] = time.time
+
+
+class Studio:
+    """Handle /imagine, the buttons, /info and /queue."""
+
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    # Starting jobs -------------------------------------------------------------------------
+
+    @guarded
+    async def imagine(
+        self,
+        interaction: discord.Interaction,
+        prompt: str,
+        negative: str | None,
+        image: discord.Attachment | None,
+    ) -> None:
+        """Queue a new grid from a prompt (and an optional image prompt)."""
+        self._precheck(prompt, negative or "", image)
+        placeholder = await self._acknowledge(interaction)
+        init = await self._save_attachment(image) if image else None
+        request = self._s.engine.parse(prompt, negative_prompt=negative or "", init_image=init)
+        await self._submit(interaction, request, placeholder, kind="imagine")
+
+    @guarded
+    async def upscale(self, interaction: discord.Interaction, job_id: str, index: int) -> None:
+        """Queue a 2× upscale of image ``index`` of a grid."""
+        placeholder = await self._acknowledge(interaction)
+        source, image = await self._source_image(job_id, index)
+        seed = source.request.seeds[index - 1] if index <= len(source.request.seeds) else None
+        request = self._s.engine.upscale_request(source.request, image, seed=seed)
+        await self._submit(
+            interaction, request, placeholder, kind="upscale", source=source, source_index=index
+        )
+
+    @guarded
+    async def vary(
+        self,
+        interaction: discord.Interaction,
+        job_id: str,
+        index: int,
+        strength: VariationStrength,
+    ) -> None:
+        """Queue four variations of image ``index``."""
+        placeholder = await self._acknowledge(interaction)
+        source, image = await self._source_image(job_id, index)
+        request = self._s.engine.variation_request(source.request, image, strength=strength)
+        await self._submit(
+            interaction,
+            request,
+            placeholder,
+            kind="variation",
+            source=source,
+            source_index=index,
+            strength=strength,
+        )
+
+    @guarded
+    async def reroll(self, interaction: discord.Interaction, job_id: str) -> None:
+        """Queue the same job again with a new seed."""
+        placeholder = await self._acknowledge(interaction)
+        source = await self._source(job_id)
+        request = self._s.engine.reroll_request(source.request)
+        kind = str(source.context.get("kind", "imagine"))
+        await self._submit(
+            interaction,
+            request,
+            placeholder,
+            kind="reroll" if kind == "imagine" else kind,
+            source=source,
+        )
+
+    async def press(
+        self, interaction: discord.Interaction, action: str, job_id: str, arg: str
+    ) -> None:
+        """Run the use case a result's button stands for (its custom_id's action)."""
+        if action == "u":
+            await self.upscale(interaction, job_id, int(arg))
+        elif action == "v":
+            await self.vary(interaction, job_id, int(arg), "strong")
+        elif action == "vary":
+            await self.vary(interaction, job_id, 1, "subtle" if arg == "subtle" else "strong")
+        elif action == "r":
+            await self.reroll(interaction, job_id)
+        elif action == "d":
+            await self.delete(interaction, job_id)
+        elif action == "c":
+            await self.cancel(interaction, job_id)
+
+    # Managing results and jobs -------------------------------------------------------------
+
+    @guarded
+    async def delete(self, interaction: discord.Interaction, job_id: str) -> None:
+        """Delete a result message, for its owner or a moderator."""
+        job = await self._s.jobs.get(job_id)
+        if not self._may_manage(interaction, job):
+            raise UserError("Only the person who made this image, or a moderator, can delete it.")
+        await interaction.response.defer()
+        if interaction.message is not None:
+            await interaction.message.delete()
+
+    @guarded
+    async def cancel(self, interaction: discord.Interaction, job_id: str) -> None:
+        """Cancel a waiting or running job, for its owner or a moderator."""
+        job = await self._s.jobs.get(job_id)
+        if not self._may_manage(interaction, job):
+            raise UserError("Only the person who queued this job, or a moderator, can cancel it.")
+        canceled = await self._s.scheduler.cancel(
+            job_id, reason=f"canceled by {interaction.user.display_name}."
+        )
+        text = "Canceled." if canceled else "That job already finished."
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @guarded
+    async def info(self, interaction: discord.Interaction, job_id: str) -> None:
+        """Show a job's full parameters and seeds, privately."""
+        job = await self._s.jobs.get(job_id.strip())
+        if job is None:
+            raise UserError(
+                f"There is no job `{job_id[:40]}`. The id is at the bottom of each result."
+            )
+        await interaction.response.send_message(embed=_info_embed(job), ephemeral=True)
+
+    @guarded
+    async def show_queue(self, interaction: discord.Interaction) -> None:
+        """List the caller's jobs (everyone's for moderators), with cancel buttons."""
+        from bot.buttons import cancel_button  # noqa: PLC0415 - avoid an import cycle
+
+        moderator = is_moderator(interaction, self._s.config.discord.moderator_role)
+        entries = self._s.scheduler.entries()
+        shown = [e for e in entries if moderator or e.owner == str(interaction.user.id)]
+        scheduler = self._s.scheduler
+        lines = [f"**Queue:** {scheduler.running} running, {scheduler.waiting} waiting."]
+        view = discord.ui.View(timeout=None)
+        for number, entry in enumerate(shown[:10], start=1):
+            where = "drawing now" if entry.status == "running" else f"position {entry.position}"
+            owner = f" — <@{entry.owner}>" if moderator else ""
+            prompt = render.shown_prompt(entry.request.prompt)[:80]
+            lines.append(f"{number}. `{entry.job_id}` {prompt}{owner} — {where}")
+            view.add_item(cancel_button(entry.job_id, f"Cancel {number}"))
+        if not shown:
+            lines.append(
+                "You have no jobs waiting or running." if not moderator else "Nothing queued."
+            )
+        await interaction.response.send_message(
+            "\n".join(lines),
+            view=view if shown else discord.utils.MISSING,
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    # Replies -------------------------------------------------------------------------------
+
+    async def refuse(self, interaction: discord.Interaction, text: str) -> None:
+        """Tell only the user, taking back a public "thinking" placeholder if one was posted."""
+        try:
+            if not interaction.response.is_done():
+                await interaction.response.send_message(text, ephemeral=True)
+                return
+            # A follow-up after a public defer would be public; remove the placeholder first.
+            if (
+                interaction.response.type
+                == discord.InteractionResponseType.deferred_channel_message
+            ):
+                try:
+                    await interaction.delete_original_response()
+                except discord.HTTPException:
+                    logger.info(
+                        "could not remove the placeholder for interaction %s", interaction.id
+                    )
+            await interaction.followup.send(text, ephemeral=True)
+        except discord.HTTPException:
+            logger.exception("could not tell user %s: %s", interaction.user.id, text)
+
+    # Internals -----------------------------------------------------------------------------
+
+    def _precheck(self, prompt: str, negative: str, image: discord.Attachment | None) -> None:
+        """Refuse bad parameters and attachments before acknowledging (no I/O needed)."""
+        settings = self._s.engine.settings
+        init = None
+        if image is not None:
+            if image.size > self._s.engine.input_limits.max_bytes:
+                raise InputImageError(
+                    f"The image is {image.size / 1048576:.1f} MB; the limit is "
+                    f"{self._s.engine.input_limits.max_bytes / 1048576:.1f} MB."
+                )
+            if image.content_type and image.content_type.split(";")[0] not in _IMAGE_TYPES:
+                raise InputImageError("That file is not a PNG, JPEG or WebP image.")
+            init = (image.width or 512, image.height or 512)
+        parse_request(
+            prompt,
+            settings=settings,
+            native_size=self._s.engine.native_size,
+            negative_prompt=negative,
+            init_image=None if init is None else self._s.config.inputs_dir,
+            init_size=init,
+            seed_source=lambda: 0,
+        )
+
+    async def _acknowledge(self, interaction: discord.Interaction) -> int:
+        """Defer publicly ("thinking…") and return the placeholder message's id."""
+        response = await interaction.response.defer(thinking=True)
+        message_id = getattr(response, "message_id", None)
+        if message_id is None:
+            message_id = (await interaction.original_response()).id
+        return int(message_id)
+
+    async def _save_attachment(self, attachment: discord.Attachment) -> Path:
+        """Download, check and re-save an attached image as PNG under the data directory."""
+        data = await attachment.read()
+        image = await asyncio.to_thread(decode_input_image, data, self._s.engine.input_limits)
+        folder = self._s.config.inputs_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{uuid.uuid4().hex}.png"
+        await asyncio.to_thread(image.save, path, "PNG")
+        return path
+
+    async def _source(self, job_id: str) -> JobRecord:
+        """Return the finished job a button refers to."""
+        job = await self._s.jobs.get(job_id)
+        if job is None or job.status != "done":
+            raise UserError(GONE)
+        return job
+
+    async def _source_image(self, job_id: str, index: int) -> tuple[JobRecord, Path]:
+        """Return a finished job and the file of its image ``index``."""
+        job = await self._source(job_id)
+        if index > len(job.outputs) or not job.outputs[index - 1].exists():
+            raise UserError(GONE)
+        return job, job.outputs[index - 1]
+
+    async def _submit(
+        self,
+        interaction: discord.Interaction,
+        request: GenerationRequest,
+        placeholder: int,
+        *,
+        kind: str,
+        source: JobRecord | None = None,
+        source_index: int | None = None,
+        strength: str | None = None,
+    ) -> None:
+        """Queue a job with everything needed to deliver it, even after a restart."""
+        context: dict[str, Any] = {
+            "kind": kind,
+            "guild_id": str(interaction.guild_id) if interaction.guild_id else None,
+            "channel_id": str(interaction.channel_id),
+            "application_id": str(interaction.application_id),
+            "token": interaction.token,
+            "token_issued_at": self._s.clock(),
+            "message_id": str(placeholder),
+            "upload_limit": interaction.filesize_limit,
+        }
+        if source is not None:
+            context["source_job"] = source.id
+            message = interaction.message
+            context["reply_to"] = str(message.id) if message is not None else None
+        if source_index is not None:
+            context["source_index"] = source_index
+        if strength is not None:
+            context["strength"] = strength
+        handle = await self._s.scheduler.submit(request, str(interaction.user.id), context=context)
+        self._s.presenter.follow(handle)
+
+    def _may_manage(self, interaction: discord.Interaction, job: JobRecord | None) -> bool:
+        """Tell whether the interaction's user owns ``job`` or is a moderator."""
+        if job is not None and job.owner == str(interaction.user.id):
+            return True
+        return is_moderator(interaction, self._s.config.discord.moderator_role)
+
+
+def _info_embed(job: JobRecord) -> discord.Embed:
+    """Describe a job's full parameters."""
+    request = job.request
+    embed = discord.Embed(title=f"Job {job.id}", description=render.shown_prompt(request.prompt))
+    if request.negative_prompt:
+        embed.add_field(
+            name="Negative", value=render.shown_prompt(request.negative_prompt)[:1000], inline=False
+        )
+    embed.add_field(name="Seeds", value=" ".join(str(s) for s in request.seeds))
+    embed.add_field(name="Size", value=f"{request.width}×{request.height}")
+    embed.add_field(name="Steps", value=str(request.steps))
+    embed.add_field(name="Guidance", value=f"{request.guidance:g}")
+    embed.add_field(name="Sampler", value=request.sampler)
+    embed.add_field(name="Kind", value=str(job.context.get("kind", request.operation)))
+    if request.strength is not None:
+        embed.add_field(name="Strength", value=f"{request.strength:g}")
+    if request.tile:
+        embed.add_field(name="Tile", value="yes")
+    if job.context.get("source_job"):
+        embed.add_field(name="From job", value=str(job.context["source_job"]))
+    embed.add_field(
+        name="Status", value=job.status + (f": {job.error}" if job.error else ""), inline=False
+    )
+    embed.set_footer(text=f"by user {job.owner}")
+    return embed

@@ -1,0 +1,258 @@
+"""/imagine, /info and /queue through the real discord.py client and the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+from typing import TYPE_CHECKING
+
+import discord
+from PIL import Image
+
+from tests.bot.harness import bot_config, is_result, running_easel
+from tests.fakediscord.interactions import CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE
+from tests.fakediscord.models import Upload
+from tests.pipeline.faulty_engine import FaultyEngine
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pipeline.engine import Engine
+    from tests.fakediscord.emulator import DiscordEmulator
+
+LONG = 30
+
+
+def png_bytes(
+    size: tuple[int, int] = (32, 32), colour: tuple[int, int, int] = (0, 0, 255)
+) -> bytes:
+    """Return a solid PNG."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+async def test_imagine_defers_then_shows_the_grid_with_ten_buttons(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Acknowledge at once, then complete the same message with one grid image and 10 buttons."""
+    async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)):
+        handle = await emulator.invoke_slash("imagine", {"prompt": "a red circle --seed 3"})
+        message = await handle.wait_for_original(is_result, timeout=LONG)
+    assert handle.callback is not None
+    assert handle.callback.type == DEFERRED_CHANNEL_MESSAGE
+    assert handle.response_delay is not None
+    assert handle.response_delay < 2.0
+    (image,) = message.attachments
+    assert image.content_type == "image/png"
+    assert Image.open(io.BytesIO(image.data)).size == (64, 64)
+    labels = [button.get("label") or button["emoji"]["name"] for button in message.buttons()]
+    assert labels == ["U1", "U2", "U3", "U4", "🔄", "V1", "V2", "V3", "V4", "🗑️"]
+    assert "a red circle" in message.content
+    assert f"<@{emulator.member.user.id}>" in message.content
+    emulator.assert_no_errors()
+
+
+async def test_progress_edits_one_message_at_most_every_two_seconds(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Show queued and progress states in the job's own message, throttled to one per 2 s."""
+    slow = FaultyEngine(tiny_engine, step_delay=0.5)
+    config = bot_config(tmp_path, tiny_model_dir)
+    async with running_easel(emulator, tiny_engine, config, queue_engine=slow):
+        handle = await emulator.invoke_slash("imagine", {"prompt": "slow --steps 12"})
+        message = await handle.wait_for_original(is_result, timeout=LONG)
+    middle = list(message.versions[1:-1])
+    assert any("Drawing" in v.content and "%" in v.content for v in middle)
+    times = [v.at for v in message.versions[1:-1]]
+    assert all(later - earlier >= 1.9 for earlier, later in itertools.pairwise(times))
+    emulator.assert_no_errors()
+
+
+async def test_image_prompt_runs_img2img_from_the_attachment(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Download, check and use an attached image as the starting point."""
+    async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)) as easel:
+        upload = Upload("start.png", png_bytes((64, 32)), content_type="image/png")
+        handle = await emulator.invoke_slash("imagine", {"prompt": "a red circle", "image": upload})
+        message = await handle.wait_for_original(is_result, timeout=LONG)
+        job_id = message.custom_ids()[0].split(":")[2]
+        job = await easel.jobs.get(job_id)
+    assert job is not None
+    assert job.request.operation == "img2img"
+    assert job.request.init_image is not None
+    assert job.request.init_image.parent == tmp_path / "inputs"
+    assert job.request.width == 2 * job.request.height
+    emulator.assert_no_errors()
+
+
+async def test_bad_parameters_get_an_ephemeral_error_without_a_placeholder(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Answer a malformed parameter privately, naming it, and post nothing public."""
+    async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)):
+        handle = await emulator.invoke_slash("imagine", {"prompt": "a fox --ar 16x9"})
+        message = await handle.wait_for_original()
+    assert handle.callback is not None
+    assert handle.callback.type == CHANNEL_MESSAGE
+    assert message.ephemeral
+    assert "--ar" in message.content
+    emulator.assert_no_errors()
+
+
+async def test_a_non_image_attachment_is_refused_before_acknowledging(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Refuse an attachment Discord reports as not an image, privately."""
+    async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)):
+        upload = Upload("notes.txt", b"hello", content_type="text/plain")
+        handle = await emulator.invoke_slash("imagine", {"prompt": "a fox", "image": upload})
+        message = await handle.wait_for_original()
+    assert message.ephemeral
+    assert "PNG, JPEG or WebP" in message.content
+
+
+async def test_a_damaged_image_is_refused_and_the_placeholder_removed(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Take back the public placeholder and explain privately when the image cannot decode."""
+    async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)):
+        truncated = png_bytes((64, 64))[:60]
+        upload = Upload("broken.png", truncated, content_type="image/png")
+        handle = await emulator.invoke_slash("imagine", {"prompt": "a fox", "image": upload})
+        followup = await handle.wait_for_followup(timeout=LONG)
+    assert handle.original is not None
+    assert handle.original.deleted
+    assert followup.ephemeral
+    assert "damaged" in followup.content
+    emulator.assert_no_errors()
+
+
+async def test_an_oversized_attachment_is_refused_from_its_declared_size(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Refuse an attachment over the byte limit without downloading it."""
+    config = bot_config(tmp_path, tiny_model_dir, input_images={"max_bytes": 2048})
+    async with running_easel(emulator, tiny_engine, config):
+        upload = Upload("big.png", b"\x89PNG" + bytes(4096), content_type="image/png")
+        handle = await emulator.invoke_slash("imagine", {"prompt": "a fox", "image": upload})
+        message = await handle.wait_for_original()
+    assert message.ephemeral
+    assert "limit" in message.content
+
+
+async def test_the_three_second_deadline_holds_while_the_worker_is_busy(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Acknowledge a new /imagine at once while another job occupies the engine."""
+    held = FaultyEngine(tiny_engine, hold_after_first_step=True)
+    config = bot_config(tmp_path, tiny_model_dir)
+    async with running_easel(emulator, tiny_engine, config, queue_engine=held):
+        first = await emulator.invoke_slash("imagine", {"prompt": "busy --steps 8"})
+        await asyncio.to_thread(held.holding.wait, LONG)
+        second = await emulator.invoke_slash("imagine", {"prompt": "meanwhile"})
+        await second.wait_for_response()
+        queued = await second.wait_for_original(lambda m: "position 1" in m.content, timeout=LONG)
+        held.release()
+        await first.wait_for_original(is_result, timeout=LONG)
+        await second.wait_for_original(is_result, timeout=LONG)
+    assert second.response_delay is not None
+    assert second.response_delay < 2.0
+    assert "Queued" in queued.versions[1].content
+    emulator.assert_no_errors()
+
+
+async def test_a_failing_job_says_failed_and_why_in_its_own_message(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Tell the owner in the job's message, with the word failed and the reason."""
+    faulty = FaultyEngine(tiny_engine, fail_prompts={"cursed"})
+    config = bot_config(tmp_path, tiny_model_dir)
+    async with running_easel(emulator, tiny_engine, config, queue_engine=faulty):
+        handle = await emulator.invoke_slash("imagine", {"prompt": "cursed"})
+        message = await handle.wait_for_original(lambda m: "failed" in m.content, timeout=LONG)
+    assert "reference" in message.content
+    assert not message.custom_ids()
+
+
+async def test_one_user_can_queue_five_jobs(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Accept at least five jobs from one user under the default limits."""
+    held = FaultyEngine(tiny_engine, hold_after_first_step=True)
+    config = bot_config(tmp_path, tiny_model_dir)
+    async with running_easel(emulator, tiny_engine, config, queue_engine=held):
+        handles = [await emulator.invoke_slash("imagine", {"prompt": f"job {i}"}) for i in range(5)]
+        for handle in handles[1:]:
+            await handle.wait_for_original(lambda m: "Queued" in m.content, timeout=LONG)
+        held.release()
+        for handle in handles:
+            await handle.wait_for_original(is_result, timeout=LONG)
+    emulator.assert_no_errors()
+
+
+async def test_info_shows_the_parameters_and_seeds_privately(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Answer /info with every parameter needed to reproduce the job."""
+    async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)):
+        handle = await emulator.invoke_slash("imagine", {"prompt": "a fox --seed 41 --no snow"})
+        message = await handle.wait_for_original(is_result, timeout=LONG)
+        job_id = message.custom_ids()[0].split(":")[2]
+        info = await emulator.invoke_slash("info", {"job": job_id})
+        shown = await info.wait_for_original()
+        unknown = await emulator.invoke_slash("info", {"job": "nope"})
+        refusal = await unknown.wait_for_original()
+    assert shown.ephemeral
+    fields = {field["name"]: field["value"] for field in shown.embeds[0]["fields"]}
+    assert fields["Seeds"] == "41 42 43 44"
+    assert fields["Negative"] == "snow"
+    assert refusal.ephemeral
+    assert "no job" in refusal.content.lower()
+
+
+async def test_queue_lists_the_callers_jobs_with_cancel_buttons(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """List running and waiting jobs; the cancel button cancels a waiting one."""
+    held = FaultyEngine(tiny_engine, hold_after_first_step=True)
+    config = bot_config(tmp_path, tiny_model_dir)
+    async with running_easel(emulator, tiny_engine, config, queue_engine=held):
+        running = await emulator.invoke_slash("imagine", {"prompt": "first"})
+        await asyncio.to_thread(held.holding.wait, LONG)
+        waiting = await emulator.invoke_slash("imagine", {"prompt": "second"})
+        await waiting.wait_for_original(lambda m: "Queued" in m.content, timeout=LONG)
+        listing = await (await emulator.invoke_slash("queue")).wait_for_original()
+        assert listing.ephemeral
+        assert "1 running, 1 waiting" in listing.content
+        cancel = await emulator.click(listing, listing.custom_ids()[1])
+        confirmation = await cancel.wait_for_original()
+        canceled = await waiting.wait_for_original(lambda m: "Canceled" in m.content, timeout=LONG)
+        held.release()
+        await running.wait_for_original(is_result, timeout=LONG)
+    assert confirmation.content == "Canceled."
+    assert "canceled by alice" in canceled.content.lower()
+    emulator.assert_no_errors()
+
+
+async def test_commands_sync_globally_and_need_no_privileged_intents(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Publish /imagine, /info and /queue globally and identify without privileged intents."""
+    async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)):
+        names = {command.name for command in emulator.global_commands}
+    assert {"imagine", "info", "queue"} <= names
+    assert emulator.identifies[0].privileged_intents == 0
+    assert discord.Intents(emulator.identifies[0].intents).guilds
+
+
+async def test_commands_sync_to_configured_guilds(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Publish the commands to the guilds listed in discord.guild_ids instead."""
+    config = bot_config(tmp_path, tiny_model_dir, discord={"guild_ids": [emulator.guild.id]})
+    async with running_easel(emulator, tiny_engine, config):
+        names = {command.name for command in emulator.guild_commands(emulator.guild)}
+    assert "imagine" in names

@@ -1,0 +1,112 @@
+"""Run the real Easel bot (real engine, queue and SQLite) against the Discord emulator."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot.client import EaselBot
+from bot.config import BotConfig
+from bot.store.database import Database
+from bot.store.jobs import SqliteJobStore
+from pipeline.engine import Engine
+from pipeline.jobs import job_cost
+from pipeline.queue import JobScheduler
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
+    from pathlib import Path
+
+    from pipeline.runner import BatchEngine
+    from tests.fakediscord.emulator import DiscordEmulator
+    from tests.fakediscord.models import MessageRecord
+
+
+def bot_config(data_dir: Path, model_dir: Path, **sections: dict[str, Any]) -> BotConfig:
+    """Return a config for tests: the given model on the CPU, fast defaults."""
+    values: dict[str, Any] = {
+        "data_dir": str(data_dir),
+        "model": {"path": str(model_dir), "device": "cpu", "cpu_threads": 1},
+        "generation": {"steps": 4, "sampler": "Euler"},
+        "queue": {"gather_ms": 5, "shutdown_grace": 1},
+        "logging": {"to_file": False},
+    }
+    for name, section in sections.items():
+        values[name] = {**values.get(name, {}), **section}
+    return BotConfig.model_validate(values)
+
+
+@dataclass
+class Easel:
+    """A running bot and what a test needs to look at."""
+
+    bot: EaselBot
+    config: BotConfig
+    database: Database
+
+    @property
+    def jobs(self) -> SqliteJobStore:
+        """Return the bot's job store."""
+        return self.bot.jobs
+
+
+@asynccontextmanager
+async def running_easel(
+    emulator: DiscordEmulator,
+    engine: Engine,
+    config: BotConfig,
+    *,
+    queue_engine: BatchEngine | None = None,
+) -> AsyncIterator[Easel]:
+    """Start the bot on the emulator until the block ends, then shut it down cleanly.
+
+    ``queue_engine`` lets a test wrap the real engine (to pause or slow it) for the queue.
+    The bot's engine shares the loaded model but takes its settings from ``config``, as in
+    production where both come from one file.
+    """
+    engine = Engine(engine.model, config.generation, config.input_images)
+    database = await Database.open(config.database_path)
+    scheduler = JobScheduler(
+        [queue_engine or engine],
+        SqliteJobStore(database),
+        config.queue,
+        output_dir=config.outputs_dir,
+        quantum=job_cost(engine.parse("x")),
+    )
+    bot = EaselBot(
+        config=config,
+        engine=engine,
+        scheduler=scheduler,
+        database=database,
+        clock=lambda: emulator.clock.wall().timestamp(),
+    )
+    try:
+        async with emulator.running(bot):
+            try:
+                yield Easel(bot, config, database)
+            finally:
+                await bot.shutdown()
+    finally:
+        await database.close()
+
+
+def is_result(message: MessageRecord) -> bool:
+    """Tell whether a message shows a finished job (an image and buttons)."""
+    return bool(message.attachments) and bool(message.custom_ids())
+
+
+async def eventually(
+    check: Callable[[], Awaitable[object | None]],
+    *,
+    timeout: float,  # noqa: ASYNC109 - the caller states how long the condition may take
+) -> object:
+    """Poll an async check until it returns something other than None (a database row, say).
+
+    Database rows have no event to wait on, so this polls every 10 ms until ``timeout``.
+    """
+    async with asyncio.timeout(timeout):
+        while (value := await check()) is None:  # noqa: ASYNC110 - see the docstring
+            await asyncio.sleep(0.01)
+    return value

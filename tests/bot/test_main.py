@@ -1,0 +1,122 @@
+"""``python -m bot`` as a user runs it: a real process against the emulator.
+
+The child process is the unmodified bot. The only change is a ``sitecustomize`` module on its
+path that points discord.py's three base URLs at the emulator, exactly as ``install()`` does
+in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tests.bot.harness import is_result
+
+if TYPE_CHECKING:
+    from tests.fakediscord.emulator import DiscordEmulator
+
+ROOT = Path(__file__).parents[2]
+LONG = 60
+SITECUSTOMIZE = """
+import os
+import discord.asset, discord.gateway, discord.http, yarl
+
+discord.http.Route.BASE = os.environ["EASEL_TEST_API"]
+discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["EASEL_TEST_GATEWAY"])
+discord.asset.Asset.BASE = os.environ["EASEL_TEST_CDN"]
+"""
+
+
+def write_config(folder: Path, model: Path) -> Path:
+    """Write a config for the child: the tiny model on the CPU, data under the test folder."""
+    path = folder / "config.yaml"
+    path.write_text(
+        f"data_dir: data\nmodel:\n  path: {model}\n  device: cpu\n  cpu_threads: 1\n"
+        "generation:\n  steps: 4\n  sampler: Euler\nqueue:\n  gather_ms: 5\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+async def start_bot(
+    emulator: DiscordEmulator, folder: Path, model: Path, token: str | None
+) -> asyncio.subprocess.Process:
+    """Start ``python -m bot`` pointed at the emulator."""
+    (folder / "site").mkdir(exist_ok=True)
+    (folder / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
+    environment = {
+        **os.environ,
+        "PYTHONPATH": f"{folder / 'site'}{os.pathsep}{ROOT}",
+        "EASEL_TEST_API": emulator.api_url,
+        "EASEL_TEST_GATEWAY": emulator.gateway.ws_url,
+        "EASEL_TEST_CDN": f"{emulator.base_url}/cdn",
+    }
+    environment.pop("DISCORD_TOKEN", None)
+    if token is not None:
+        environment["DISCORD_TOKEN"] = token
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "--config",
+        str(write_config(folder, model)),
+        cwd=folder,
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_the_bot_runs_answers_and_stops_cleanly_on_sigterm(
+    emulator: DiscordEmulator, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Start, sync, draw a grid for /imagine, and exit 0 within seconds of SIGTERM."""
+    process = await start_bot(emulator, tmp_path, tiny_model_dir, emulator.token)
+    try:
+        await emulator.wait_until_ready(timeout=LONG)
+        await emulator.state.notifier.wait_for(
+            lambda: True if emulator.global_commands else None, timeout=LONG, what="the sync"
+        )
+        handle = await emulator.invoke_slash("imagine", {"prompt": "a red circle --seed 1"})
+        await handle.wait_for_original(is_result, timeout=LONG)
+        process.send_signal(signal.SIGTERM)
+        _stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=15)
+    finally:
+        if process.returncode is None:
+            process.kill()
+    assert process.returncode == 0
+    log = stderr.decode()
+    assert "stopped cleanly" in log
+    assert emulator.token not in log
+    assert emulator.token not in (tmp_path / "data" / "logs" / "easel.log").read_text()
+    emulator.assert_no_errors()
+
+
+async def test_a_missing_token_is_one_clear_line(
+    emulator: DiscordEmulator, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Exit non-zero with one line naming DISCORD_TOKEN when it is not set."""
+    process = await start_bot(emulator, tmp_path, tiny_model_dir, token=None)
+    _stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=LONG)
+    lines = stderr.decode().strip().splitlines()
+    assert process.returncode != 0
+    assert len(lines) == 1
+    assert "DISCORD_TOKEN" in lines[0]
+
+
+async def test_a_rejected_token_is_one_clear_line_and_never_printed(
+    emulator: DiscordEmulator, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Exit non-zero saying Discord rejected the token, without printing it."""
+    secret = "not-the-right-token-0123456789"
+    process = await start_bot(emulator, tmp_path, tiny_model_dir, token=secret)
+    _stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=LONG)
+    text = stderr.decode()
+    assert process.returncode != 0
+    assert "rejected the token" in text
+    assert secret not in text
+    assert "Traceback" not in text

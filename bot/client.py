@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+SHUTDOWN_DRAIN_SECONDS = 5.0
+
 
 def easel_intents() -> discord.Intents:
     """Return the intents Easel needs: guilds only (no privileged intents at all)."""
@@ -80,7 +82,12 @@ class EaselBot(commands.Bot):
         await self._sync_commands()
 
     async def shutdown(self) -> None:
-        """Stop cleanly: finish or interrupt running jobs, then close the gateway."""
+        """Stop cleanly, in order, so no user is left without an answer.
+
+        New commands are refused, those in flight finish queueing their jobs, running jobs
+        finish or are interrupted (to run again after the restart), then the gateway closes.
+        """
+        await self.studio.close(drain_seconds=SHUTDOWN_DRAIN_SECONDS)
         await self.scheduler.shutdown()
         await self.presenter.close()
         for task in list(self._background):

@@ -98,15 +98,19 @@ class Presenter:
         self._interval = progress_interval
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     def follow(self, handle: JobHandle) -> None:
         """Follow a job in the background until its outcome is delivered."""
+        if self._closed:
+            return  # shutting down: the outcome is delivered after the restart
         task = asyncio.create_task(self._follow(handle), name=f"present-{handle.id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
         """Stop following (at shutdown); undelivered outcomes are delivered after restart."""
+        self._closed = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -128,7 +132,10 @@ class Presenter:
 
         pumping = asyncio.create_task(pump())
         pending: JobEvent | None = None
-        last_shown = 0.0
+        # The "thinking…" placeholder counts as shown: the first edit comes one interval
+        # later, so a burst of commands is acknowledged before any of them is decorated,
+        # and a quick job goes straight to its result.
+        last_shown = time.monotonic()
         try:
             while True:
                 timeout = (
@@ -258,6 +265,15 @@ class Presenter:
                 allowed_mentions=discord.AllowedMentions(users=[discord.Object(int(job.owner))]),
                 **extra,
             )
+        except (discord.NotFound, discord.Forbidden) as error:
+            logger.warning(
+                "job %s is undeliverable: channel %s refused it (%s)",
+                job.id,
+                target.channel_id,
+                error.text or error.status,
+            )
+            await self._deliveries.record(job.id, "undeliverable", channel_id=target.channel_id)
+            return
         except discord.HTTPException:
             logger.exception("could not deliver job %s to channel %s", job.id, target.channel_id)
             await self._deliveries.record(job.id, "undeliverable", channel_id=target.channel_id)

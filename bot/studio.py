@@ -42,6 +42,7 @@ P = ParamSpec("P")
 
 _IMAGE_TYPES = {f"image/{name.lower()}" for name in ALLOWED_FORMATS} | {"image/jpg"}
 GONE = "This image is no longer available (it was deleted or has expired)."
+RESTARTING = "Easel is restarting and takes no new work right now; try again in a minute."
 
 
 def guarded(
@@ -53,6 +54,11 @@ def guarded(
     async def wrapper(
         self: Studio, interaction: discord.Interaction, /, *args: P.args, **kwargs: P.kwargs
     ) -> None:
+        if self.closing:
+            await self.refuse(interaction, RESTARTING)
+            return
+        self._active += 1
+        self._idle.clear()
         try:
             await method(self, interaction, *args, **kwargs)
         except UserError as error:
@@ -65,6 +71,10 @@ def guarded(
             await self.refuse(
                 interaction, f"Sorry, something went wrong on our side (error id `{reference}`)."
             )
+        finally:
+            self._active -= 1
+            if not self._active:
+                self._idle.set()
 
     return wrapper
 
@@ -86,6 +96,18 @@ class Studio:
 
     def __init__(self, services: Services) -> None:
         self._s = services
+        self.closing = False
+        self._active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def close(self, *, drain_seconds: float) -> None:
+        """Refuse new actions and wait (up to ``drain_seconds``) for those in flight."""
+        self.closing = True
+        try:
+            await asyncio.wait_for(self._idle.wait(), drain_seconds)
+        except TimeoutError:
+            logger.warning("%d action(s) still running at shutdown", self._active)
 
     # Starting jobs -------------------------------------------------------------------------
 

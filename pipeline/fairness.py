@@ -12,7 +12,6 @@ owners, and takes more of one owner's jobs only when nobody else is waiting.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -88,6 +87,8 @@ class FairQueue:
             return []
         batch = [lead]
         images = lead.images
+        if images >= max_images:
+            return batch  # full already (always so for projected_order's simulation)
         # Other owners' first jobs, in turn order, while they fit.
         for owner in list(self._turns):
             line = self._lines[owner]
@@ -109,11 +110,25 @@ class FairQueue:
 
     def projected_order(self) -> list[str]:
         """Return waiting job ids in the order they would start (batching aside)."""
-        simulation = copy.deepcopy(self)
+        simulation = self._snapshot()
         order: list[str] = []
         while batch := simulation.take_batch(max_images=0):
             order.extend(job.job_id for job in batch)
         return order
+
+    def _snapshot(self) -> FairQueue:
+        """Copy the lines, credits and turn order, sharing the (never mutated) job records.
+
+        Positions are recomputed on every submission, so this must stay cheap: a deep copy
+        made a burst of 100 submissions cost about 0.1 s of event-loop time.
+        """
+        clone = FairQueue(self._quantum)
+        clone._lines = {
+            owner: _OwnerLine(deque(line.jobs), line.deficit) for owner, line in self._lines.items()
+        }
+        clone._turns = deque(self._turns)
+        clone._visiting = self._visiting
+        return clone
 
     def _next_lead(self) -> Waiting | None:
         """Visit owners in turn, crediting each visit, until one's first job fits its credit."""

@@ -184,7 +184,10 @@ async def test_one_user_can_queue_five_jobs(
     held = FaultyEngine(tiny_engine, hold_after_first_step=True)
     config = bot_config(tmp_path, tiny_model_dir)
     async with running_easel(emulator, tiny_engine, config, queue_engine=held):
-        handles = [await emulator.invoke_slash("imagine", {"prompt": f"job {i}"}) for i in range(5)]
+        handles = [await emulator.invoke_slash("imagine", {"prompt": "job 0"})]
+        await asyncio.to_thread(held.holding.wait, LONG)
+        for index in range(1, 5):
+            handles.append(await emulator.invoke_slash("imagine", {"prompt": f"job {index}"}))
         for handle in handles[1:]:
             await handle.wait_for_original(lambda m: "Queued" in m.content, timeout=LONG)
         held.release()

@@ -1,0 +1,57 @@
+"""The client's lifecycle: a shutdown in the middle of a burst loses nobody's request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from tests.bot.harness import bot_config, is_result, running_easel
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pytest
+
+    from pipeline.engine import Engine
+    from tests.fakediscord.emulator import DiscordEmulator
+
+LONG = 30
+
+
+async def test_a_shutdown_mid_burst_answers_everyone_and_loses_no_job(
+    emulator: DiscordEmulator,
+    tiny_engine: Engine,
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Stop while handlers are queueing; after a restart every request ends in a grid."""
+    config = bot_config(tmp_path, tiny_model_dir)
+    users = [emulator.create_member(f"user{i}") for i in range(4)]
+    async with running_easel(emulator, tiny_engine, config):
+        handles = await asyncio.gather(
+            *(
+                emulator.invoke_slash("imagine", {"prompt": f"burst {i}"}, user=users[i % 4])
+                for i in range(12)
+            )
+        )
+        await asyncio.gather(*(handle.wait_for_response() for handle in handles))
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    async with running_easel(emulator, tiny_engine, config):
+        for handle in handles:
+            await handle.wait_for_original(is_result, timeout=LONG)
+    emulator.assert_no_errors()
+
+
+async def test_commands_arriving_during_shutdown_are_told_to_retry(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Answer a command that arrives while the bot is stopping, privately, with a retry hint."""
+    async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)) as easel:
+        easel.bot.studio.closing = True
+        handle = await emulator.invoke_slash("imagine", {"prompt": "too late"})
+        message = await handle.wait_for_original()
+        easel.bot.studio.closing = False
+    assert message.ephemeral
+    assert "restarting" in message.content

@@ -55,3 +55,23 @@ async def test_commands_arriving_during_shutdown_are_told_to_retry(
         easel.bot.studio.closing = False
     assert message.ephemeral
     assert "restarting" in message.content
+
+
+async def test_an_internal_failure_gets_an_apology_with_an_error_id(
+    emulator: DiscordEmulator,
+    tiny_engine: Engine,
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Log the traceback, take back the placeholder, and apologise privately with an id."""
+    async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)) as easel:
+        await easel.database.close()  # the disk went away
+        handle = await emulator.invoke_slash("imagine", {"prompt": "a red circle"})
+        apology = await handle.wait_for_followup(timeout=LONG)
+    assert apology.ephemeral
+    assert "error id" in apology.content
+    reference = apology.content.split("`")[1]
+    assert any(reference in record.getMessage() and record.exc_info for record in caplog.records)
+    assert handle.original is not None
+    assert handle.original.deleted

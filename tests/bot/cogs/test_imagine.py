@@ -259,3 +259,25 @@ async def test_commands_sync_to_configured_guilds(
     async with running_easel(emulator, tiny_engine, config):
         names = {command.name for command in emulator.guild_commands(emulator.guild)}
     assert "imagine" in names
+
+
+async def test_moderators_see_everyones_jobs_in_the_queue(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """List other members' jobs, with their owners, to a member with Manage Messages."""
+    held = FaultyEngine(tiny_engine, hold_after_first_step=True)
+    config = bot_config(tmp_path, tiny_model_dir)
+    async with running_easel(emulator, tiny_engine, config, queue_engine=held):
+        moderator = emulator.create_member(
+            "mod", permissions=discord.Permissions(manage_messages=True)
+        )
+        first = await emulator.invoke_slash("imagine", {"prompt": "alice's"})
+        await asyncio.to_thread(held.holding.wait, LONG)
+        mine = await (await emulator.invoke_slash("queue", user=moderator)).wait_for_original()
+        theirs = await (await emulator.invoke_slash("queue")).wait_for_original()
+        held.release()
+        await first.wait_for_original(is_result, timeout=LONG)
+    assert "alice's" in mine.content
+    assert f"<@{emulator.member.user.id}>" in mine.content
+    assert "alice's" in theirs.content
+    assert "<@" not in theirs.content

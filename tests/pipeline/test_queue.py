@@ -369,3 +369,40 @@ async def test_the_event_loop_stays_responsive_while_the_engine_works(
     await handle.result()
     assert lateness
     assert max(lateness) < 0.5
+
+
+class FlakyStore(SqliteJobStore):
+    """The real store, except that the first ``mark_running`` raises (a disk hiccup)."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self.failures_left = 1
+
+    async def mark_running(self, job_id: str, attempts: int) -> None:
+        """Fail once, then behave."""
+        if self.failures_left:
+            self.failures_left -= 1
+            raise OSError("disk I/O error (injected)")
+        await super().mark_running(job_id, attempts)
+
+
+async def test_an_internal_error_fails_that_batch_and_the_worker_goes_on(
+    faulty: FaultyEngine, database: Database, tmp_path: Path, tiny_engine: Engine
+) -> None:
+    """Fail the batch that hit an internal error, with a reference, then run the next job."""
+    scheduler = JobScheduler(
+        [faulty],
+        FlakyStore(database),
+        QueueSettings(gather_ms=5),
+        output_dir=tmp_path / "outputs",
+        quantum=job_cost(tiny_engine.parse("x")),
+    )
+    await scheduler.start()
+    try:
+        first = await scheduler.submit(tiny_engine.parse("unlucky"), "A")
+        with pytest.raises(JobFailedError, match="internal error"):
+            await first.result()
+        second = await scheduler.submit(tiny_engine.parse("lucky"), "A")
+        assert len((await second.result()).images) == 4
+    finally:
+        await scheduler.shutdown()

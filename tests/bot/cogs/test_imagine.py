@@ -54,17 +54,20 @@ async def test_imagine_defers_then_shows_the_grid_with_ten_buttons(
     emulator.assert_no_errors()
 
 
-async def test_progress_edits_one_message_at_most_every_two_seconds(
+async def test_progress_edits_one_message_at_most_every_two_seconds_with_previews(
     emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    """Show queued and progress states in the job's own message, throttled to one per 2 s."""
+    """Show progress and small previews in the job's own message, at most one edit per 2 s."""
     slow = FaultyEngine(tiny_engine, step_delay=0.5)
-    config = bot_config(tmp_path, tiny_model_dir)
+    config = bot_config(tmp_path, tiny_model_dir, generation={"preview_every": 2})
     async with running_easel(emulator, tiny_engine, config, queue_engine=slow):
         handle = await emulator.invoke_slash("imagine", {"prompt": "slow --steps 12"})
         message = await handle.wait_for_original(is_result, timeout=LONG)
     middle = list(message.versions[1:-1])
     assert any("Drawing" in v.content and "%" in v.content for v in middle)
+    previews = [a for v in middle for a in v.attachments if a.filename == "preview.jpg"]
+    assert previews
+    assert Image.open(io.BytesIO(previews[0].data)).size[0] <= 256
     times = [v.at for v in message.versions[1:-1]]
     assert all(later - earlier >= 1.9 for earlier, later in itertools.pairwise(times))
     emulator.assert_no_errors()

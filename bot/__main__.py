@@ -38,12 +38,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("config.yaml"),
         help="config file (default: %(default)s)",
     )
+    parser.add_argument(
+        "--backup",
+        type=Path,
+        metavar="PATH",
+        help="copy the database to PATH (safe while the bot runs) and exit",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the bot until stopped; return the exit code."""
     arguments = build_parser().parse_args(argv)
+    if arguments.backup is not None:
+        return backup(arguments.config, arguments.backup)
     token = os.environ.get(TOKEN_ENV, "").strip()
     if not token:
         print(
@@ -66,6 +74,32 @@ def main(argv: list[str] | None = None) -> int:
     except ModelLoadError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def backup(config_path: Path, destination: Path) -> int:
+    """Copy the database to ``destination`` with SQLite's online backup API."""
+    try:
+        config = load_bot_config(config_path)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if not config.database_path.exists():
+        print(f"error: there is no database at {config.database_path} yet", file=sys.stderr)
+        return EXIT_FAILURE
+    target = destination.resolve()
+
+    async def copy() -> None:
+        from bot.store.database import Database  # noqa: PLC0415
+
+        database = await Database.open(config.database_path)
+        try:
+            await database.backup(target)
+        finally:
+            await database.close()
+
+    asyncio.run(copy())
+    print(f"backed up {config.database_path} to {target}")
+    return EXIT_OK
 
 
 async def run(config: BotConfig, token: str) -> int:

@@ -5,20 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands
 
 from bot.buttons import JobButton
 from bot.cogs.imagine import ImagineCog
+from bot.maintenance import Maintenance
 from bot.presenter import Presenter
 from bot.store.deliveries import DeliveryStore
 from bot.store.jobs import SqliteJobStore
 from bot.studio import Services, Studio
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Coroutine
 
     from bot.config import BotConfig
     from bot.store.database import Database
@@ -72,6 +73,7 @@ class EaselBot(commands.Bot):
                 clock=clock,
             )
         )
+        self.maintenance = Maintenance(config, database, clock=clock)
         self._background: set[asyncio.Task[None]] = set()
 
     async def setup_hook(self) -> None:
@@ -79,6 +81,7 @@ class EaselBot(commands.Bot):
         self.add_dynamic_items(JobButton)
         await self.add_cog(ImagineCog(self.studio))
         await self._resume_jobs()
+        self._in_background(self.maintenance.run_forever())
         await self._sync_commands()
 
     async def shutdown(self) -> None:
@@ -102,9 +105,13 @@ class EaselBot(commands.Bot):
             self.presenter.follow(handle)
         for job in undelivered:
             logger.info("delivering job %s, which finished before the restart", job.id)
-            task = asyncio.create_task(self.presenter.deliver_finished(job, None))
-            self._background.add(task)
-            task.add_done_callback(self._finished_in_background)
+            self._in_background(self.presenter.deliver_finished(job, None))
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run work in the background, cancelled at shutdown and logged if it fails."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._finished_in_background)
 
     def _finished_in_background(self, task: asyncio.Task[None]) -> None:
         """Forget a finished background task, logging it if it failed."""

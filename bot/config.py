@@ -33,6 +33,14 @@ class LoggingSettings(Section):
     to_file: bool = True
 
 
+class StorageSettings(Section):
+    """How long generated images are kept, and how often the database is backed up."""
+
+    keep_images_days: float = Field(default=30.0, ge=0.0)
+    backup_every_hours: float = Field(default=24.0, ge=0.0)
+    backups_kept: int = Field(default=7, ge=1, le=1000)
+
+
 class BotConfig(PipelineConfig):
     """The whole of ``config.yaml``; unlike the engine's view, unknown sections are refused."""
 
@@ -40,6 +48,7 @@ class BotConfig(PipelineConfig):
 
     discord: DiscordSettings = DiscordSettings()
     logging: LoggingSettings = LoggingSettings()
+    storage: StorageSettings = StorageSettings()
 
     @property
     def database_path(self) -> Path:
@@ -50,6 +59,11 @@ class BotConfig(PipelineConfig):
     def inputs_dir(self) -> Path:
         """Return where users' attached images are kept (decoded and re-saved as PNG)."""
         return self.data_dir / "inputs"
+
+    @property
+    def backups_dir(self) -> Path:
+        """Return where scheduled database backups go."""
+        return self.data_dir / "backups"
 
     @property
     def logs_dir(self) -> Path:

@@ -145,6 +145,8 @@ class Presenter:
                     event = await asyncio.wait_for(events.get(), timeout=timeout)
                 except TimeoutError:
                     event = None
+                if event is not None:
+                    _log_event(handle.record, event)
                 if event is not None and event.is_final:
                     await self._deliver(handle, event)
                     return
@@ -182,6 +184,13 @@ class Presenter:
         job = handle.record
         if event.kind == "done":
             result = await handle.result()
+            logger.info(
+                "job %s done in %.2f s (%s, %d image(s))",
+                job.id,
+                result.duration,
+                _whose(job),
+                len(result.images),
+            )
             await self._deliver_done(job, result.images)
         else:
             await self._deliver_end(job, event.kind, event.message or "")
@@ -300,6 +309,22 @@ class Presenter:
             target.token or "",
             client=self._client,
         )
+
+
+def _whose(job: JobRecord) -> str:
+    """Describe where a job comes from, for log lines."""
+    return f"guild {job.context.get('guild_id')}, user {job.owner}"
+
+
+def _log_event(job: JobRecord, event: JobEvent) -> None:
+    """Log the events worth a line: start (with the wait), failure, cancellation."""
+    if event.kind == "started":
+        waited = time.time() - job.created_at
+        logger.info("job %s started after %.1f s in the queue (%s)", job.id, waited, _whose(job))
+    elif event.kind == "failed":
+        logger.warning("job %s failed (%s): %s", job.id, _whose(job), event.message)
+    elif event.kind == "canceled":
+        logger.info("job %s canceled (%s): %s", job.id, _whose(job), event.message)
 
 
 def _preview_file(previews: list[Image.Image]) -> discord.File:

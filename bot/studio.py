@@ -364,6 +364,17 @@ class Studio:
         if strength is not None:
             context["strength"] = strength
         handle = await self._s.scheduler.submit(request, str(interaction.user.id), context=context)
+        logger.info(
+            "job %s accepted: %s %dx%d, %d steps (guild %s, user %s, position %s)",
+            handle.id,
+            kind,
+            request.width,
+            request.height,
+            request.steps,
+            interaction.guild_id,
+            interaction.user.id,
+            handle.position,
+        )
         self._s.presenter.follow(handle)
 
     def _may_manage(self, interaction: discord.Interaction, job: JobRecord | None) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +84,22 @@ class Database:
         """Run a query and return its first row, or None."""
         rows = await self.fetch_all(sql, parameters)
         return rows[0] if rows else None
+
+    async def backup(self, destination: Path) -> None:
+        """Copy the live database to ``destination`` with SQLite's online backup API.
+
+        The copy is written beside the destination and renamed into place, so a backup file
+        is never half-written; the bot keeps running while it is made.
+        """
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        partial = destination.with_name(destination.name + ".partial")
+        target = sqlite3.connect(partial, check_same_thread=False)
+        try:
+            async with self._lock:
+                await self._connection.backup(target)
+        finally:
+            target.close()
+        partial.replace(destination)
 
     async def schema_version(self) -> int:
         """Return the schema version recorded in ``PRAGMA user_version``."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -91,6 +92,10 @@ async def test_the_bot_runs_answers_and_stops_cleanly_on_sigterm(
     assert process.returncode == 0
     log = stderr.decode()
     assert "stopped cleanly" in log
+    job_id = (await handle.wait_for_original(is_result)).custom_ids()[0].split(":")[2]
+    assert f"job {job_id} accepted" in log
+    assert f"job {job_id} done in" in log
+    assert f"guild {emulator.guild.id}, user {emulator.member.user.id}" in log
     assert emulator.token not in log
     assert emulator.token not in (tmp_path / "data" / "logs" / "easel.log").read_text()
     emulator.assert_no_errors()
@@ -120,3 +125,32 @@ async def test_a_rejected_token_is_one_clear_line_and_never_printed(
     assert "rejected the token" in text
     assert secret not in text
     assert "Traceback" not in text
+
+
+async def test_backup_copies_the_database_without_a_token(
+    emulator: DiscordEmulator, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Copy the database with --backup PATH, needing neither a token nor the model."""
+    config = write_config(tmp_path, tiny_model_dir)
+    (tmp_path / "data").mkdir()
+    with sqlite3.connect(tmp_path / "data" / "easel.db") as database:
+        database.execute("CREATE TABLE kept (x)")
+    target = tmp_path / "copy.db"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "--config",
+        str(config),
+        "--backup",
+        str(target),
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, _stderr = await asyncio.wait_for(process.communicate(), timeout=LONG)
+    assert process.returncode == 0
+    assert "backed up" in stdout.decode()
+    with sqlite3.connect(target) as copy:
+        assert copy.execute("SELECT name FROM sqlite_master WHERE name = 'kept'").fetchone()

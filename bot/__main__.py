@@ -39,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (default: %(default)s)",
     )
     parser.add_argument(
+        "--check",
+        action="store_true",
+        help="check the config, database, model, a test image and the token, then exit",
+    )
+    parser.add_argument(
         "--backup",
         type=Path,
         metavar="PATH",
@@ -53,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.backup is not None:
         return backup(arguments.config, arguments.backup)
     token = os.environ.get(TOKEN_ENV, "").strip()
+    if arguments.check:
+        return check(arguments.config, token)
     if not token:
         print(
             f"error: set the {TOKEN_ENV} environment variable to your bot's token "
@@ -74,6 +81,18 @@ def main(argv: list[str] | None = None) -> int:
     except ModelLoadError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def check(config_path: Path, token: str) -> int:
+    """Run the start-up checks, print the report, and return 0 only if all passed."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    logging.basicConfig(level=logging.WARNING)
+    from bot.check import report, run_checks  # noqa: PLC0415
+
+    print(f"Checking Easel with {config_path} …", flush=True)
+    text, passed = report(asyncio.run(run_checks(config_path.resolve(), token)))
+    print(text)
+    return EXIT_OK if passed else EXIT_FAILURE
 
 
 def backup(config_path: Path, destination: Path) -> int:

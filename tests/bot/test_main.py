@@ -1,9 +1,4 @@
-"""``python -m bot`` as a user runs it: a real process against the emulator.
-
-The child process is the unmodified bot. The only change is a ``sitecustomize`` module on its
-path that points discord.py's three base URLs at the emulator, exactly as ``install()`` does
-in-process.
-"""
+"""``python -m bot`` as a user runs it: a real process against the emulator."""
 
 from __future__ import annotations
 
@@ -12,64 +7,15 @@ import os
 import signal
 import sqlite3
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tests.bot.harness import is_result
+from tests.bot.process import LONG, ROOT, start_bot, write_config
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tests.fakediscord.emulator import DiscordEmulator
-
-ROOT = Path(__file__).parents[2]
-LONG = 60
-SITECUSTOMIZE = """
-import os
-import discord.asset, discord.gateway, discord.http, yarl
-
-discord.http.Route.BASE = os.environ["EASEL_TEST_API"]
-discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["EASEL_TEST_GATEWAY"])
-discord.asset.Asset.BASE = os.environ["EASEL_TEST_CDN"]
-"""
-
-
-def write_config(folder: Path, model: Path) -> Path:
-    """Write a config for the child: the tiny model on the CPU, data under the test folder."""
-    path = folder / "config.yaml"
-    path.write_text(
-        f"data_dir: data\nmodel:\n  path: {model}\n  device: cpu\n  cpu_threads: 1\n"
-        "generation:\n  steps: 4\n  sampler: Euler\nqueue:\n  gather_ms: 5\n",
-        encoding="utf-8",
-    )
-    return path
-
-
-async def start_bot(
-    emulator: DiscordEmulator, folder: Path, model: Path, token: str | None
-) -> asyncio.subprocess.Process:
-    """Start ``python -m bot`` pointed at the emulator."""
-    (folder / "site").mkdir(exist_ok=True)
-    (folder / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
-    environment = {
-        **os.environ,
-        "PYTHONPATH": f"{folder / 'site'}{os.pathsep}{ROOT}",
-        "EASEL_TEST_API": emulator.api_url,
-        "EASEL_TEST_GATEWAY": emulator.gateway.ws_url,
-        "EASEL_TEST_CDN": f"{emulator.base_url}/cdn",
-    }
-    environment.pop("DISCORD_TOKEN", None)
-    if token is not None:
-        environment["DISCORD_TOKEN"] = token
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "--config",
-        str(write_config(folder, model)),
-        cwd=folder,
-        env=environment,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
 
 
 async def test_the_bot_runs_answers_and_stops_cleanly_on_sigterm(

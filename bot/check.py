@@ -1,0 +1,169 @@
+"""``python -m bot --check``: find out what is wrong from one command, not a traceback.
+
+Each check prints ✔ or ✘ (or – when skipped) with a line of detail, and every ✘ comes with
+the fix. Checks run in order and stop at the first one the rest depend on (no config, no
+model). Nothing connects to Discord unless a token is set, and the token is never printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from pipeline.errors import ConfigError, ModelLoadError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from bot.config import BotConfig
+    from pipeline.engine import Engine
+
+SKIPPED = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One line of the report."""
+
+    name: str
+    passed: bool | None
+    detail: str
+    fix: str = ""
+
+    def render(self) -> str:
+        """Format the line (and the fix under a failure)."""
+        mark = "–" if self.passed is SKIPPED else ("✔" if self.passed else "✘")
+        line = f"{mark} {self.name:<11} {self.detail}"
+        return f"{line}\n  fix: {self.fix}" if self.fix and not self.passed else line
+
+
+async def run_checks(config_path: Path, token: str) -> list[Outcome]:
+    """Run every check in order and return the report's lines."""
+    from bot.config import load_bot_config  # noqa: PLC0415
+
+    try:
+        config = load_bot_config(config_path)
+    except ConfigError as error:
+        return [Outcome("config", False, str(error), "correct the keys named above")]
+    outcomes = [Outcome("config", True, f"{config_path} is valid")]
+    outcomes.append(await asyncio.to_thread(_check_data_dir, config))
+    outcomes.append(await _check_database(config))
+    engine, loaded = await asyncio.to_thread(_load_model, config)
+    outcomes.append(loaded)
+    if engine is not None:
+        outcomes.append(await asyncio.to_thread(_check_generation, engine))
+    outcomes.append(await _check_token(token))
+    return outcomes
+
+
+def report(outcomes: list[Outcome]) -> tuple[str, bool]:
+    """Return the printed report and whether everything passed."""
+    failed = sum(1 for outcome in outcomes if outcome.passed is False)
+    lines = [outcome.render() for outcome in outcomes]
+    lines.append("All checks passed." if not failed else f"{failed} check(s) failed.")
+    return "\n".join(lines), not failed
+
+
+def _check_data_dir(config: BotConfig) -> Outcome:
+    """Check that the data directory exists (or can be made) and can be written."""
+    try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=config.data_dir):
+            pass
+    except OSError as error:
+        return Outcome(
+            "data dir",
+            False,
+            f"cannot write to {config.data_dir}: {error.strerror}",
+            "give the bot's user write access, or point EASEL_DATA_DIR elsewhere",
+        )
+    return Outcome("data dir", True, f"{config.data_dir} is writable")
+
+
+async def _check_database(config: BotConfig) -> Outcome:
+    """Open and migrate the database, and count its jobs."""
+    from bot.store.database import Database  # noqa: PLC0415
+
+    try:
+        database = await Database.open(config.database_path)
+    except Exception as error:
+        return Outcome(
+            "database",
+            False,
+            f"{config.database_path}: {error}",
+            "restore a backup from <data_dir>/backups, or move the file aside to start afresh",
+        )
+    try:
+        version = await database.schema_version()
+        row = await database.fetch_one("SELECT COUNT(*) FROM jobs")
+        jobs = row[0] if row else 0
+    finally:
+        await database.close()
+    return Outcome("database", True, f"schema version {version}, {jobs} job(s) stored")
+
+
+def _load_model(config: BotConfig) -> tuple[Engine | None, Outcome]:
+    """Load the model as the bot would."""
+    from pipeline.engine import Engine  # noqa: PLC0415
+
+    try:
+        engine = Engine.from_config(config)
+    except ModelLoadError as error:
+        first, _, hint = str(error).partition("\n")
+        return None, Outcome("model", False, first, hint or "check model.path in the config")
+    model = engine.model
+    detail = (
+        f"{model.name} on {model.device} ({str(model.dtype).removeprefix('torch.')}), "
+        f"loaded in {model.load_seconds:.1f} s"
+    )
+    return engine, Outcome("model", True, detail)
+
+
+def _check_generation(engine: Engine) -> Outcome:
+    """Draw one small image end to end."""
+    request = replace(engine.parse("a test image --seed 1"), num_images=1, steps=4)
+    started = time.perf_counter()
+    try:
+        result = engine.generate(request)
+    except Exception as error:
+        return Outcome(
+            "generation",
+            False,
+            f"drawing a test image failed: {type(error).__name__}: {error}",
+            "see the log for the traceback; try model.dtype: float32 or a memory saver",
+        )
+    width, height = result.images[0].size
+    return Outcome(
+        "generation",
+        True,
+        f"drew a {width}×{height} test image in {time.perf_counter() - started:.1f} s",
+    )
+
+
+async def _check_token(token: str) -> Outcome:
+    """Log in to Discord with the token, if one is set, and name the bot it belongs to."""
+    if not token:
+        return Outcome("token", SKIPPED, "DISCORD_TOKEN is not set (the bot needs it to run)")
+    import discord  # noqa: PLC0415
+
+    client = discord.Client(intents=discord.Intents.none())
+    try:
+        await client.login(token)
+        application = await client.application_info()
+    except discord.LoginFailure:
+        return Outcome(
+            "token",
+            False,
+            "Discord rejected the token in DISCORD_TOKEN",
+            "reset the token (Developer Portal → your application → Bot) and set it again",
+        )
+    except (discord.HTTPException, OSError) as error:
+        return Outcome(
+            "token", False, f"could not reach Discord: {error}", "check the network and try again"
+        )
+    finally:
+        await client.close()
+    return Outcome("token", True, f"valid: logged in as {client.user} ({application.name})")

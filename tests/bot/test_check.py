@@ -1,0 +1,68 @@
+"""``python -m bot --check``: a ✔/✘ report per item with fixes, and the right exit code."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from tests.bot.process import LONG, start_bot
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.fakediscord.emulator import DiscordEmulator
+
+
+async def check(
+    emulator: DiscordEmulator, folder: Path, model: Path, token: str | None
+) -> tuple[int, str]:
+    """Run --check and return its exit code and output."""
+    process = await start_bot(emulator, folder, model, token, "--check")
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=LONG)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode() + stderr.decode()
+
+
+async def test_a_healthy_setup_passes_without_a_token(
+    emulator: DiscordEmulator, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Pass every check, skip the token, and connect to nothing."""
+    code, output = await check(emulator, tmp_path, tiny_model_dir, token=None)
+    assert code == 0
+    for name in ("config", "data dir", "database", "model", "generation"):
+        assert f"✔ {name}" in output
+    assert "– token" in output
+    assert not emulator.identifies
+    assert "All checks passed." in output
+
+
+async def test_a_valid_token_is_verified_with_discord(
+    emulator: DiscordEmulator, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Log in with the token and name the bot, without printing the token."""
+    code, output = await check(emulator, tmp_path, tiny_model_dir, token=emulator.token)
+    assert code == 0
+    assert "✔ token" in output
+    assert emulator.token not in output
+
+
+async def test_a_rejected_token_fails_with_the_fix(
+    emulator: DiscordEmulator, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Mark the token ✘ with how to fix it, exit non-zero, and never print it."""
+    secret = "definitely-not-the-token-42"
+    code, output = await check(emulator, tmp_path, tiny_model_dir, token=secret)
+    assert code != 0
+    assert "✘ token" in output
+    assert "fix: reset the token" in output
+    assert secret not in output
+
+
+async def test_a_missing_model_fails_with_the_reason(
+    emulator: DiscordEmulator, tmp_path: Path
+) -> None:
+    """Stop at the config with ✘ naming model.path when the model is missing."""
+    code, output = await check(emulator, tmp_path, tmp_path / "absent-model", token=None)
+    assert code != 0
+    assert "✘ config" in output
+    assert "model.path" in output

@@ -11,6 +11,7 @@ import discord
 from discord.ext import commands
 
 from bot.buttons import JobButton
+from bot.cogs.guide import GuideCog
 from bot.cogs.imagine import ImagineCog
 from bot.maintenance import Maintenance
 from bot.presenter import Presenter
@@ -80,6 +81,7 @@ class EaselBot(commands.Bot):
         """Register commands and buttons, resume unfinished work, and sync the commands."""
         self.add_dynamic_items(JobButton)
         await self.add_cog(ImagineCog(self.studio))
+        await self.add_cog(GuideCog(self))
         await self._resume_jobs()
         self._in_background(self.maintenance.run_forever())
         await self._sync_commands()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,16 @@ JOB_COLUMNS = (
     "jobs.id, jobs.owner, jobs.status, jobs.request, jobs.context, jobs.attempts, jobs.error, "
     "jobs.outputs, jobs.created_at"
 )
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What the server did in a period: jobs, images, failures, typical generation time."""
+
+    jobs: int
+    images: int
+    failed: int
+    median_seconds: float | None
 
 
 class SqliteJobStore:
@@ -83,6 +94,25 @@ class SqliteJobStore:
         """Return one job by id, whatever its state."""
         row = await self._db.fetch_one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
         return record_from_row(row) if row else None
+
+    async def activity_since(self, since: float) -> Activity:
+        """Count jobs and images since a time, and the median generation time of those done."""
+        rows = await self._db.fetch_all(
+            "SELECT status, outputs, started_at, finished_at FROM jobs WHERE created_at >= ?",
+            (since,),
+        )
+        done = [row for row in rows if row["status"] == "done"]
+        durations = sorted(
+            row["finished_at"] - row["started_at"]
+            for row in done
+            if row["finished_at"] is not None and row["started_at"] is not None
+        )
+        return Activity(
+            jobs=len(rows),
+            images=sum(len(json.loads(row["outputs"])) for row in done),
+            failed=sum(1 for row in rows if row["status"] == "failed"),
+            median_seconds=durations[len(durations) // 2] if durations else None,
+        )
 
     async def _finish(self, job_id: str, status: str, reason: str) -> None:
         """Move an unfinished job to a final state with a reason."""

@@ -1,0 +1,91 @@
+"""/help and /stats: the short user guide, and the server's activity for moderators."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import discord
+import torch
+from discord import app_commands
+from discord.ext import commands
+
+from bot.permissions import is_moderator
+from pipeline.samplers import SAMPLER_NAMES
+
+if TYPE_CHECKING:
+    from bot.client import EaselBot
+
+GUIDE = f"""**/imagine** `prompt` — draws four images. Add parameters after the prompt:
+• `--ar 16:9` aspect ratio · `--seed 7` repeat a result · `--no text, people` keep things out
+• `--steps 30` more detail (slower) · `--cfg 7` follow the prompt more (or less) literally
+• `--sampler NAME` one of {", ".join(SAMPLER_NAMES)}
+• `--tile` a seamless texture · with an attached image: `--strength 0.5` (0 keeps it, 1 ignores it)
+• weights: `(word:1.3)` `(word)` `[word]`, and `cat:: dog::2` to blend ideas
+
+**Buttons** under a grid: **U1–U4** upscale that image 2× · **V1–V4** four variations of it ·
+🔄 the same prompt with a new seed · 🗑️ delete (yours, or any for moderators).
+Under an upscale: **Vary (Subtle)**, **Vary (Strong)**.
+Anyone may press them; the new job is theirs.
+
+**/info** `job` — every parameter and seed of a result (its id is under the image).
+**/queue** — your jobs waiting or running, with cancel buttons."""
+
+
+class GuideCog(commands.Cog):
+    """Explain the bot, and show moderators what it has been doing."""
+
+    def __init__(self, bot: EaselBot) -> None:
+        self.bot = bot
+        self.started = time.time()
+
+    @app_commands.command(name="help", description="How to use Easel: parameters and buttons")
+    async def help(self, interaction: discord.Interaction) -> None:
+        """Send the short user guide, privately."""
+        embed = discord.Embed(title="Easel", description=GUIDE)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @app_commands.command(name="stats", description="Queue, activity today, speed and uptime")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_messages=True)
+    async def stats(self, interaction: discord.Interaction) -> None:
+        """Show the server's activity to moderators (Discord hides it from others by default)."""
+        if not is_moderator(interaction, self.bot.config.discord.moderator_role):
+            await interaction.response.send_message(
+                "Only moderators can see the bot's statistics.", ephemeral=True
+            )
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        today = await self.bot.jobs.activity_since(midnight.timestamp())
+        scheduler = self.bot.scheduler
+        median = f"{today.median_seconds:.1f} s" if today.median_seconds is not None else "—"
+        embed = discord.Embed(title="Easel statistics")
+        embed.add_field(
+            name="Queue", value=f"{scheduler.running} running, {scheduler.waiting} waiting"
+        )
+        embed.add_field(name="Today (UTC)", value=f"{today.jobs} jobs, {today.images} images")
+        embed.add_field(name="Failed today", value=str(today.failed))
+        embed.add_field(name="Median generation", value=median)
+        embed.add_field(name="GPU memory", value=_gpu_memory())
+        embed.add_field(name="Uptime", value=_duration(time.time() - self.started))
+        await interaction.followup.send(embed=embed, ephemeral=True)
+
+
+def _gpu_memory() -> str:
+    """Describe the GPU memory in use by this process, or say that it runs on the CPU."""
+    if not torch.cuda.is_available():
+        return "— (running on the CPU)"
+    used = torch.cuda.memory_allocated() / 2**30
+    reserved = torch.cuda.memory_reserved() / 2**30
+    total = torch.cuda.get_device_properties(0).total_memory / 2**30
+    return f"{used:.1f} GiB in use, {reserved:.1f} reserved, of {total:.0f} GiB"
+
+
+def _duration(seconds: float) -> str:
+    """Format a duration as days, hours and minutes."""
+    minutes, _ = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h {minutes} min" if days else f"{hours} h {minutes} min"

@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="check the config, database, model, a test image and the token, then exit",
     )
     parser.add_argument(
+        "--health",
+        action="store_true",
+        help="report whether the running bot is connected (for container health checks)",
+    )
+    parser.add_argument(
         "--backup",
         type=Path,
         metavar="PATH",
@@ -53,13 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the bot until stopped; return the exit code."""
+    """Run the bot until stopped (or one of the one-shot commands); return the exit code."""
     arguments = build_parser().parse_args(argv)
+    token = os.environ.get(TOKEN_ENV, "").strip()
     if arguments.backup is not None:
         return backup(arguments.config, arguments.backup)
-    token = os.environ.get(TOKEN_ENV, "").strip()
+    if arguments.health:
+        return health(arguments.config)
     if arguments.check:
         return check(arguments.config, token)
+    return serve(arguments.config, token)
+
+
+def serve(config_path: Path, token: str) -> int:
+    """Run the bot until a stop signal."""
     if not token:
         print(
             f"error: set the {TOKEN_ENV} environment variable to your bot's token "
@@ -68,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_USAGE
     try:
-        config = load_bot_config(arguments.config)
+        config = load_bot_config(config_path)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -81,6 +93,20 @@ def main(argv: list[str] | None = None) -> int:
     except ModelLoadError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def health(config_path: Path) -> int:
+    """Print whether the running bot is healthy; exit 0 if so, 1 if not."""
+    try:
+        config = load_bot_config(config_path)
+    except ConfigError as error:
+        print(f"unhealthy: {error}")
+        return EXIT_FAILURE
+    from bot.health import read_health  # noqa: PLC0415
+
+    healthy, reason = read_health(config.heartbeat_path)
+    print(("healthy: " if healthy else "unhealthy: ") + reason)
+    return EXIT_OK if healthy else EXIT_FAILURE
 
 
 def check(config_path: Path, token: str) -> int:

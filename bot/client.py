@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot.buttons import JobButton
 from bot.cogs.guide import GuideCog
 from bot.cogs.imagine import ImagineCog
+from bot.health import beat_forever, write_heartbeat
 from bot.maintenance import Maintenance
 from bot.presenter import Presenter
 from bot.store.deliveries import DeliveryStore
@@ -84,7 +85,24 @@ class EaselBot(commands.Bot):
         await self.add_cog(GuideCog(self))
         await self._resume_jobs()
         self._in_background(self.maintenance.run_forever())
+        self._in_background(
+            beat_forever(
+                self.config.heartbeat_path, lambda: self.is_ready() and not self.is_closed()
+            )
+        )
         await self._sync_commands()
+
+    async def on_ready(self) -> None:
+        """Record in the heartbeat that the gateway is connected."""
+        write_heartbeat(self.config.heartbeat_path, connected=True)
+
+    async def on_resumed(self) -> None:
+        """Record in the heartbeat that the gateway is connected again."""
+        write_heartbeat(self.config.heartbeat_path, connected=True)
+
+    async def on_disconnect(self) -> None:
+        """Record in the heartbeat that the gateway dropped (it usually reconnects)."""
+        write_heartbeat(self.config.heartbeat_path, connected=False)
 
     async def shutdown(self) -> None:
         """Stop cleanly, in order, so no user is left without an answer.
@@ -98,6 +116,7 @@ class EaselBot(commands.Bot):
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        write_heartbeat(self.config.heartbeat_path, connected=False)
         await self.close()
 
     async def _resume_jobs(self) -> None:

@@ -66,6 +66,11 @@ class BotConfig(PipelineConfig):
         return self.data_dir / "backups"
 
     @property
+    def heartbeat_path(self) -> Path:
+        """Return the file the running bot refreshes for health checks."""
+        return self.data_dir / "heartbeat.json"
+
+    @property
     def logs_dir(self) -> Path:
         """Return where log files go."""
         return self.data_dir / "logs"

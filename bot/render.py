@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING
 import discord
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pipeline.engine import Progress
     from pipeline.jobs import JobRecord
+    from pipeline.queue import QueueEntry
     from pipeline.request import GenerationRequest
 
 PROMPT_SHOWN_CHARS = 900
@@ -81,3 +84,46 @@ def parameters_line(request: GenerationRequest) -> str:
     if request.strength is not None:
         line += f" · strength {request.strength:g}"
     return line + (" · tile" if request.tile else "")
+
+
+def info_embed(job: JobRecord) -> discord.Embed:
+    """Describe a job's full parameters."""
+    request = job.request
+    embed = discord.Embed(title=f"Job {job.id}", description=shown_prompt(request.prompt))
+    if request.negative_prompt:
+        embed.add_field(
+            name="Negative", value=shown_prompt(request.negative_prompt)[:1000], inline=False
+        )
+    embed.add_field(name="Seeds", value=" ".join(str(s) for s in request.seeds))
+    embed.add_field(name="Size", value=f"{request.width}×{request.height}")
+    embed.add_field(name="Steps", value=str(request.steps))
+    embed.add_field(name="Guidance", value=f"{request.guidance:g}")
+    embed.add_field(name="Sampler", value=request.sampler)
+    embed.add_field(name="Kind", value=str(job.context.get("kind", request.operation)))
+    if request.strength is not None:
+        embed.add_field(name="Strength", value=f"{request.strength:g}")
+    if request.tile:
+        embed.add_field(name="Tile", value="yes")
+    if job.context.get("source_job"):
+        embed.add_field(name="From job", value=str(job.context["source_job"]))
+    embed.add_field(
+        name="Status", value=job.status + (f": {job.error}" if job.error else ""), inline=False
+    )
+    embed.set_footer(text=f"by user {job.owner}")
+    return embed
+
+
+def queue_listing(
+    entries: Sequence[QueueEntry], running: int, waiting: int, *, show_owners: bool
+) -> str:
+    """List jobs in the queue, numbered as their cancel buttons are."""
+    lines = [f"**Queue:** {running} running, {waiting} waiting."]
+    for number, entry in enumerate(entries, start=1):
+        where = "drawing now" if entry.status == "running" else f"position {entry.position}"
+        owner = f" — <@{entry.owner}>" if show_owners else ""
+        lines.append(
+            f"{number}. `{entry.job_id}` {shown_prompt(entry.request.prompt)[:80]}{owner} — {where}"
+        )
+    if not entries:
+        lines.append("Nothing queued." if show_owners else "You have no jobs waiting or running.")
+    return "\n".join(lines)

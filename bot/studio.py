@@ -223,7 +223,7 @@ class Studio:
             raise UserError(
                 f"There is no job `{job_id[:40]}`. The id is at the bottom of each result."
             )
-        await interaction.response.send_message(embed=_info_embed(job), ephemeral=True)
+        await interaction.response.send_message(embed=render.info_embed(job), ephemeral=True)
 
     @guarded
     async def show_queue(self, interaction: discord.Interaction) -> None:
@@ -231,23 +231,19 @@ class Studio:
         from bot.buttons import cancel_button  # noqa: PLC0415 - avoid an import cycle
 
         moderator = is_moderator(interaction, self._s.config.discord.moderator_role)
-        entries = self._s.scheduler.entries()
-        shown = [e for e in entries if moderator or e.owner == str(interaction.user.id)]
         scheduler = self._s.scheduler
-        lines = [f"**Queue:** {scheduler.running} running, {scheduler.waiting} waiting."]
+        shown = [
+            entry
+            for entry in scheduler.entries()
+            if moderator or entry.owner == str(interaction.user.id)
+        ][:10]
         view = discord.ui.View(timeout=None)
-        for number, entry in enumerate(shown[:10], start=1):
-            where = "drawing now" if entry.status == "running" else f"position {entry.position}"
-            owner = f" — <@{entry.owner}>" if moderator else ""
-            prompt = render.shown_prompt(entry.request.prompt)[:80]
-            lines.append(f"{number}. `{entry.job_id}` {prompt}{owner} — {where}")
+        for number, entry in enumerate(shown, start=1):
             view.add_item(cancel_button(entry.job_id, f"Cancel {number}"))
-        if not shown:
-            lines.append(
-                "You have no jobs waiting or running." if not moderator else "Nothing queued."
-            )
         await interaction.response.send_message(
-            "\n".join(lines),
+            render.queue_listing(
+                shown, scheduler.running, scheduler.waiting, show_owners=moderator
+            ),
             view=view if shown else discord.utils.MISSING,
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
@@ -382,30 +378,3 @@ class Studio:
         if job is not None and job.owner == str(interaction.user.id):
             return True
         return is_moderator(interaction, self._s.config.discord.moderator_role)
-
-
-def _info_embed(job: JobRecord) -> discord.Embed:
-    """Describe a job's full parameters."""
-    request = job.request
-    embed = discord.Embed(title=f"Job {job.id}", description=render.shown_prompt(request.prompt))
-    if request.negative_prompt:
-        embed.add_field(
-            name="Negative", value=render.shown_prompt(request.negative_prompt)[:1000], inline=False
-        )
-    embed.add_field(name="Seeds", value=" ".join(str(s) for s in request.seeds))
-    embed.add_field(name="Size", value=f"{request.width}×{request.height}")
-    embed.add_field(name="Steps", value=str(request.steps))
-    embed.add_field(name="Guidance", value=f"{request.guidance:g}")
-    embed.add_field(name="Sampler", value=request.sampler)
-    embed.add_field(name="Kind", value=str(job.context.get("kind", request.operation)))
-    if request.strength is not None:
-        embed.add_field(name="Strength", value=f"{request.strength:g}")
-    if request.tile:
-        embed.add_field(name="Tile", value="yes")
-    if job.context.get("source_job"):
-        embed.add_field(name="From job", value=str(job.context["source_job"]))
-    embed.add_field(
-        name="Status", value=job.status + (f": {job.error}" if job.error else ""), inline=False
-    )
-    embed.set_footer(text=f"by user {job.owner}")
-    return embed

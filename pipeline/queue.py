@@ -13,25 +13,22 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pipeline.engine import Progress, batch_key
+from pipeline.engine import batch_key
 from pipeline.fairness import FairQueue, Waiting
 from pipeline.handles import JobHandle
-from pipeline.images import save_outputs
 from pipeline.jobs import (
     JobEvent,
     JobRecord,
-    JobResult,
     QueueClosedError,
     QueueFullError,
     job_cost,
     new_job_id,
 )
 from pipeline.pace import PaceEstimator
-from pipeline.runner import Failed, Interrupted, Outcome, Succeeded, run_batch
+from pipeline.worker import ActiveJob, EngineWorker, Settlement
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -45,18 +42,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RESTART_FAILURE = "the bot restarted while drawing it, {attempts} times; please try again."
-
-
-@dataclass
-class _Job:
-    """A job the scheduler is responsible for: its record, handle and live state."""
-
-    record: JobRecord
-    handle: JobHandle
-    attempts: int
-    status: JobStatus = "pending"
-    canceled: bool = False
-    started_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -85,24 +70,30 @@ class JobScheduler:
     ) -> None:
         if not engines:
             raise ValueError("the scheduler needs at least one engine")
-        self._engines = list(engines)
         self._store = store
         self._settings = settings
-        self._output_dir = output_dir
         self._fair = FairQueue(quantum)
-        self._jobs: dict[str, _Job] = {}
+        self._jobs: dict[str, ActiveJob] = {}
         self._positions: dict[str, int] = {}
         self._work = asyncio.Event()
         self._accepting = False
         self._stopping = False  # no new batches start
         self._interrupting = False  # running batches stop at their next step
         self._submitting: Counter[str] = Counter()
-        self._workers: list[asyncio.Task[None]] = []
-        self._executors = [
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"easel-engine-{index}")
-            for index in range(len(engines))
-        ]
         self._pace = PaceEstimator()
+        self._settlement = Settlement(store, output_dir, self._forget)
+        self._engine_workers = [
+            EngineWorker(
+                index,
+                engine,
+                self._settlement,
+                self._pace,
+                job_timeout=settings.job_timeout,
+                interrupting=lambda: self._interrupting,
+            )
+            for index, engine in enumerate(engines)
+        ]
+        self._workers: list[asyncio.Task[None]] = []
         self._idle = asyncio.Event()
         self._idle.set()
         self._batches_running = 0
@@ -116,11 +107,11 @@ class JobScheduler:
             job = self._track(record)
             recovered.append(job.handle)
             if record.status == "running" and record.attempts >= self._settings.max_attempts:
-                await self._fail(job, RESTART_FAILURE.format(attempts=record.attempts))
+                await self._settlement.fail(job, RESTART_FAILURE.format(attempts=record.attempts))
                 continue
             self._enqueue(job)
         self._accepting = True
-        for index in range(len(self._engines)):
+        for index in range(len(self._engine_workers)):
             self._start_worker(index)
         self._publish_positions()
         return recovered
@@ -140,8 +131,8 @@ class JobScheduler:
         self._interrupting = True
         self._work.set()
         await asyncio.gather(*self._workers, return_exceptions=True)
-        for executor in self._executors:
-            executor.shutdown(wait=True)
+        for worker in self._engine_workers:
+            worker.close()
 
     # Submitting and canceling --------------------------------------------------------------
 
@@ -230,17 +221,17 @@ class JobScheduler:
 
     # Internals -----------------------------------------------------------------------------
 
-    def _track(self, record: JobRecord) -> _Job:
+    def _track(self, record: JobRecord) -> ActiveJob:
         """Start tracking a job and give it a handle."""
-        job = _Job(record, JobHandle(record, self), attempts=record.attempts)
+        job = ActiveJob(record, JobHandle(record, self), attempts=record.attempts)
         self._jobs[record.id] = job
         return job
 
-    def _forget(self, job: _Job) -> None:
+    def _forget(self, job: ActiveJob) -> None:
         """Stop tracking a finished job."""
         self._jobs.pop(job.record.id, None)
 
-    def _enqueue(self, job: _Job) -> None:
+    def _enqueue(self, job: ActiveJob) -> None:
         """Put a job in line and wake a worker."""
         request = job.record.request
         self._fair.add(
@@ -324,118 +315,15 @@ class JobScheduler:
             if not jobs:
                 continue
             self._publish_positions()
-            try:
-                await self._run(index, jobs)
-            except Exception:
-                logger.exception("internal error running a batch; failing its jobs")
-                await self._fail_unsettled(jobs)
+            await self._run(index, jobs)
 
-    async def _run(self, index: int, jobs: list[_Job]) -> None:
-        """Mark a batch running, run it on the engine's thread, and settle each job."""
+    async def _run(self, index: int, jobs: list[ActiveJob]) -> None:
+        """Run a claimed batch on worker ``index``, tracking whether any batch is running."""
         self._batches_running += 1
         self._idle.clear()
         try:
-            await self._run_batch(index, jobs)
+            await self._engine_workers[index].run(jobs)
         finally:
             self._batches_running -= 1
             if not self._batches_running:
                 self._idle.set()
-
-    async def _run_batch(self, index: int, jobs: list[_Job]) -> None:
-        """Run one claimed batch from start to settlement."""
-        for job in jobs:
-            job.attempts += 1
-            job.status = "running"
-            job.started_at = time.monotonic()
-            await self._store.mark_running(job.record.id, job.attempts)
-            job.handle.publish(JobEvent("started"))
-        deadline = time.monotonic() + self._settings.job_timeout
-        loop = asyncio.get_running_loop()
-
-        def on_progress(progress: Progress) -> None:
-            loop.call_soon_threadsafe(self._report_progress, jobs, progress)
-
-        def should_stop() -> bool:
-            return (
-                self._interrupting
-                or time.monotonic() > deadline
-                or all(job.canceled for job in jobs)
-            )
-
-        started = time.monotonic()
-        outcomes = await loop.run_in_executor(
-            self._executors[index],
-            lambda: run_batch(
-                self._engines[index],
-                [job.record.request for job in jobs],
-                progress=on_progress,
-                cancel=should_stop,
-                reference=jobs[0].record.id,
-            ),
-        )
-        self._learn_pace(jobs, outcomes, time.monotonic() - started)
-        timed_out = time.monotonic() > deadline
-        for job, outcome in zip(jobs, outcomes, strict=True):
-            await self._settle(job, outcome, timed_out=timed_out)
-
-    def _report_progress(self, jobs: list[_Job], progress: Progress) -> None:
-        """Give each job of a batch its share of the progress event (its own previews)."""
-        offset = 0
-        for job in jobs:
-            count = job.record.request.num_images
-            previews = progress.previews[offset : offset + count] if progress.previews else ()
-            offset += count
-            if not job.canceled:
-                job.handle.publish(
-                    JobEvent("progress", progress=replace(progress, previews=previews))
-                )
-
-    async def _settle(self, job: _Job, outcome: Outcome, *, timed_out: bool) -> None:
-        """Persist and announce how one job of a batch ended."""
-        if job.canceled:
-            return  # already stored and announced when it was canceled
-        if isinstance(outcome, Succeeded):
-            folder = self._output_dir / job.record.id
-            paths = await asyncio.to_thread(save_outputs, folder, outcome.result.images)
-            await self._store.mark_done(job.record.id, paths)
-            job.status = "done"
-            self._forget(job)
-            done = replace(job.record, status="done", attempts=job.attempts, outputs=paths)
-            job.handle.succeed(
-                JobResult(done, outcome.result.images, paths, outcome.result.duration)
-            )
-        elif isinstance(outcome, Failed):
-            await self._fail(job, outcome.message)
-        elif isinstance(outcome, Interrupted) and timed_out and not self._interrupting:
-            limit = round(self._settings.job_timeout)
-            await self._fail(job, f"it took longer than this server's limit of {limit} s.")
-        else:  # interrupted by shutdown: run it again after the restart
-            await self._store.mark_pending(job.record.id)
-            job.status = "pending"
-
-    async def _fail_unsettled(self, jobs: list[_Job]) -> None:
-        """Fail, as best we can, the jobs of a batch that broke in our own code."""
-        for job in jobs:
-            if job.status in ("pending", "running") and not job.canceled:
-                try:
-                    await self._fail(
-                        job, f"an internal error stopped it (reference {job.record.id})."
-                    )
-                except Exception:
-                    logger.exception("could not record the failure of job %s", job.record.id)
-
-    async def _fail(self, job: _Job, message: str) -> None:
-        """Persist and announce a failure."""
-        await self._store.mark_failed(job.record.id, message)
-        job.status = "failed"
-        self._forget(job)
-        job.handle.fail(message)
-
-    def _learn_pace(self, jobs: list[_Job], outcomes: list[Outcome], seconds: float) -> None:
-        """Feed the pace estimate behind retry hints with a finished batch."""
-        cost = sum(
-            job_cost(job.record.request)
-            for job, outcome in zip(jobs, outcomes, strict=True)
-            if isinstance(outcome, Succeeded)
-        )
-        self._pace.learn(cost, seconds)

@@ -1,0 +1,1 @@
+"""Moderation logic: normalising text, filters, rate limits, image safety. No Discord, no SQL."""

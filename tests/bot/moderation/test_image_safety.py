@@ -1,0 +1,90 @@
+"""Image safety: the policy per channel, failing closed, and the real offline classifier."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+from PIL import Image
+
+from bot.moderation.image_safety import (
+    NudeNetClassifier,
+    SafetyReading,
+    decide_showing,
+    placeholder,
+    read_safely,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+SAFE = SafetyReading(unsafe=False)
+UNSAFE = SafetyReading(unsafe=True, labels=("BUTTOCKS_EXPOSED",), score=0.9)
+
+
+@pytest.mark.parametrize(
+    ("reading", "nsfw_channel", "mode", "expected"),
+    [
+        (SAFE, False, "spoiler", "post"),
+        (SAFE, True, "spoiler", "post"),
+        (UNSAFE, False, "spoiler", "withhold"),
+        (UNSAFE, False, "as_is", "withhold"),
+        (UNSAFE, True, "spoiler", "spoiler"),
+        (UNSAFE, True, "as_is", "post"),
+        (None, False, "as_is", "withhold"),
+        (None, True, "as_is", "withhold"),
+    ],
+)
+def test_the_policy_per_channel(
+    reading: SafetyReading | None, nsfw_channel: bool, mode: str, expected: str
+) -> None:
+    """Withhold unsafe images outside age-restricted channels; never show unchecked ones."""
+    assert decide_showing(reading, nsfw_channel=nsfw_channel, nsfw_mode=mode) == expected  # type: ignore[arg-type]
+
+
+class Broken:
+    """A classifier that fails, as a corrupt model file would."""
+
+    def classify(self, images: Sequence[Image.Image]) -> list[SafetyReading]:
+        """Fail."""
+        raise RuntimeError("onnxruntime exploded")
+
+
+def test_a_failing_classifier_withholds_everything() -> None:
+    """Fail closed: an image that could not be checked is marked unreadable."""
+    assert read_safely(Broken(), [Image.new("RGB", (8, 8))] * 2) == [None, None]
+
+
+def test_the_models_own_safety_checker_is_honoured() -> None:
+    """Treat an image the model's safety checker flagged as unsafe."""
+
+    class Lenient:
+        def classify(self, images: Sequence[Image.Image]) -> list[SafetyReading]:
+            return [SAFE for _ in images]
+
+    readings = read_safely(Lenient(), [Image.new("RGB", (8, 8))] * 2, flagged=[False, True])
+    assert readings[0] == SAFE
+    assert readings[1] is not None
+    assert readings[1].unsafe
+
+
+def test_the_placeholder_hides_the_image_at_the_same_size() -> None:
+    """Replace an image by a dark blur of the same size that keeps no detail."""
+    noisy = Image.effect_noise((64, 48), 100).convert("RGB")
+    stand_in = placeholder(noisy)
+    assert stand_in.size == noisy.size
+    assert stand_in.getextrema()[0][1] - stand_in.getextrema()[0][0] < 255
+
+
+def test_the_real_classifier_runs_offline_and_passes_plain_images() -> None:
+    """Load NudeNet's shipped weights and read flat and noisy images as safe, quickly."""
+    classifier = NudeNetClassifier()
+    images = [
+        Image.new("RGB", (256, 256), (30, 120, 200)),
+        Image.effect_noise((256, 256), 40).convert("RGB"),
+    ]
+    started = time.perf_counter()
+    readings = classifier.classify(images)
+    assert [reading.unsafe for reading in readings] == [False, False]
+    assert time.perf_counter() - started < 30

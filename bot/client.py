@@ -4,26 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from bot.buttons import JobButton
 from bot.cogs.guide import GuideCog
 from bot.cogs.imagine import ImagineCog
+from bot.cogs.moderation import ModerationCog
+from bot.guard import Guard
 from bot.health import beat_forever, write_heartbeat
 from bot.maintenance import Maintenance
+from bot.moderation.image_safety import NudeNetClassifier
 from bot.presenter import Presenter
 from bot.store.deliveries import DeliveryStore
 from bot.store.jobs import SqliteJobStore
+from bot.store.moderation import ModerationStore
 from bot.studio import Services, Studio
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
     from bot.config import BotConfig
+    from bot.moderation.image_safety import SafetyClassifier
     from bot.store.database import Database
     from pipeline.engine import Engine
     from pipeline.queue import JobScheduler
@@ -51,6 +58,7 @@ class EaselBot(commands.Bot):
         scheduler: JobScheduler,
         database: Database,
         clock: Callable[[], float] = time.time,
+        classifier: SafetyClassifier | None = None,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -62,8 +70,16 @@ class EaselBot(commands.Bot):
         self.scheduler = scheduler
         self.jobs = SqliteJobStore(database)
         self.deliveries = DeliveryStore(database)
+        self.moderation = ModerationStore(database)
+        if classifier is None and config.moderation.image_check:
+            classifier = NudeNetClassifier(config.moderation.safety_threshold)
+        self.guard = Guard(config, self.moderation, self, classifier, clock=clock)
         self.presenter = Presenter(
-            self, self.deliveries, progress_interval=config.discord.progress_interval, clock=clock
+            self,
+            self.deliveries,
+            self.guard,
+            progress_interval=config.discord.progress_interval,
+            clock=clock,
         )
         self.studio = Studio(
             Services(
@@ -72,6 +88,7 @@ class EaselBot(commands.Bot):
                 scheduler=scheduler,
                 jobs=self.jobs,
                 presenter=self.presenter,
+                guard=self.guard,
                 clock=clock,
             )
         )
@@ -80,9 +97,11 @@ class EaselBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         """Register commands and buttons, resume unfinished work, and sync the commands."""
+        self.tree.error(self._on_command_error)
         self.add_dynamic_items(JobButton)
         await self.add_cog(ImagineCog(self.studio))
         await self.add_cog(GuideCog(self))
+        await self.add_cog(ModerationCog(self))
         await self._resume_jobs()
         self._in_background(self.maintenance.run_forever())
         self._in_background(
@@ -91,6 +110,22 @@ class EaselBot(commands.Bot):
             )
         )
         await self._sync_commands()
+
+    async def _on_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """Answer any command that failed unexpectedly: log it, apologise with an error id."""
+        reference = secrets.token_hex(4)
+        logger.error(
+            "error %s in command %s for user %s",
+            reference,
+            interaction.command.qualified_name if interaction.command else "?",
+            interaction.user.id,
+            exc_info=error,
+        )
+        await self.studio.refuse(
+            interaction, f"Sorry, something went wrong on our side (error id `{reference}`)."
+        )
 
     async def on_ready(self) -> None:
         """Record in the heartbeat that the gateway is connected."""

@@ -33,6 +33,19 @@ class LoggingSettings(Section):
     to_file: bool = True
 
 
+class ModerationSettings(Section):
+    """Default limits and the image safety policy; moderators change limits per guild."""
+
+    user_per_minute: float = Field(default=6.0, gt=0.0, le=600.0)
+    user_burst: int = Field(default=5, ge=1, le=1000)
+    guild_per_minute: float = Field(default=0.0, ge=0.0, le=6000.0)
+    guild_burst: int = Field(default=20, ge=1, le=10000)
+    exempt_moderators: bool = True
+    image_check: bool = True
+    safety_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    nsfw_channels: Literal["spoiler", "as_is"] = "spoiler"
+
+
 class StorageSettings(Section):
     """How long generated images are kept, and how often the database is backed up."""
 
@@ -49,6 +62,7 @@ class BotConfig(PipelineConfig):
     discord: DiscordSettings = DiscordSettings()
     logging: LoggingSettings = LoggingSettings()
     storage: StorageSettings = StorageSettings()
+    moderation: ModerationSettings = ModerationSettings()
 
     @property
     def database_path(self) -> Path:

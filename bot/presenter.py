@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from PIL import Image
 
+    from bot.guard import Guard, Screened
     from bot.store.deliveries import DeliveryStore, Outcome
     from pipeline.handles import JobHandle
     from pipeline.jobs import JobEvent, JobRecord
@@ -89,12 +90,14 @@ class Presenter:
         self,
         client: discord.Client,
         deliveries: DeliveryStore,
+        guard: Guard,
         *,
         progress_interval: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._deliveries = deliveries
+        self._guard = guard
         self._interval = progress_interval
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
@@ -118,7 +121,7 @@ class Presenter:
     async def deliver_finished(self, job: JobRecord, images: list[Image.Image] | None) -> None:
         """Deliver a job that finished while nobody was following it (e.g. before a restart)."""
         if job.status == "done":
-            await self._deliver_done(job, images or _load_images(job))
+            await self._deliver_done(job, images or _load_images(job), ())
         else:
             await self._deliver_end(job, job.status, job.error or "")
 
@@ -191,23 +194,35 @@ class Presenter:
                 _whose(job),
                 len(result.images),
             )
-            await self._deliver_done(job, result.images)
+            await self._deliver_done(result.job, result.images, result.flagged)
         else:
             await self._deliver_end(job, event.kind, event.message or "")
 
-    async def _deliver_done(self, job: JobRecord, images: list[Image.Image]) -> None:
-        """Post the grid (or the upscaled image) with its buttons."""
+    async def _deliver_done(
+        self, job: JobRecord, images: list[Image.Image], flagged: tuple[bool, ...]
+    ) -> None:
+        """Screen the images, then post the grid (or the upscaled image) with its buttons."""
         target = Target.of(job)
-        picture = images[0] if len(images) == 1 else make_grid(images)
+        screened = await self._guard.screen_images(job, images, flagged)
+        if screened.withheld:
+            # Replace withheld images on disk too, so no button can bring them back.
+            await asyncio.to_thread(_overwrite, job, screened)
+        shown = screened.images
+        picture = shown[0] if len(shown) == 1 else make_grid(shown)
         encoded = await asyncio.to_thread(
             encode_to_fit, picture, target.upload_limit, f"easel-{job.id}"
         )
         view = upscale_view(job.id) if len(images) == 1 else grid_view(job.id)
 
         def file() -> discord.File:
-            return discord.File(io.BytesIO(encoded.data), filename=encoded.filename)
+            return discord.File(
+                io.BytesIO(encoded.data), filename=encoded.filename, spoiler=screened.spoiler
+            )
 
-        await self._send(job, target, render.done_text(job), "done", file=file, view=view)
+        text = render.done_text(job)
+        if screened.withheld:
+            text += render.withheld_note(len(screened.withheld), len(images))
+        await self._send(job, target, text, "done", file=file, view=view)
 
     async def _deliver_end(self, job: JobRecord, kind: str, reason: str) -> None:
         """Tell the owner that a job failed or was canceled, and why."""
@@ -335,6 +350,13 @@ def _preview_file(previews: list[Image.Image]) -> discord.File:
     picture.convert("RGB").save(buffer, format="JPEG", quality=70)
     buffer.seek(0)
     return discord.File(buffer, filename="preview.jpg")
+
+
+def _overwrite(job: JobRecord, screened: Screened) -> None:
+    """Save the placeholders over the withheld images' files."""
+    for index in screened.withheld:
+        if index < len(job.outputs):
+            screened.images[index].save(job.outputs[index], format="PNG")
 
 
 def _load_images(job: JobRecord) -> list[Image.Image]:

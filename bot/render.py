@@ -65,6 +65,12 @@ def done_text(job: JobRecord) -> str:
     return f"{headline(job)}\n-# {parameters_line(request)} · job `{job.id}`"
 
 
+def withheld_note(withheld: int, total: int) -> str:
+    """Tell the user that some images were withheld by the image safety check."""
+    which = "The image was" if total == 1 else f"{withheld} of the {total} images were"
+    return f"\n⚠️ {which} withheld by this server's image safety check."
+
+
 def failed_text(job: JobRecord, reason: str) -> str:
     """Say that a job failed and why, with the word "failed"."""
     return f"{headline(job)}\n❌ This job failed: {reason}"

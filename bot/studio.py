@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from bot.config import BotConfig
+    from bot.guard import Guard
     from bot.presenter import Presenter
     from bot.store.jobs import SqliteJobStore
     from pipeline.engine import Engine, VariationStrength
@@ -88,6 +89,7 @@ class Services:
     scheduler: JobScheduler
     jobs: SqliteJobStore
     presenter: Presenter
+    guard: Guard
     clock: Callable[[], float] = time.time
 
 
@@ -124,7 +126,9 @@ class Studio:
         placeholder = await self._acknowledge(interaction)
         init = await self._save_attachment(image) if image else None
         request = self._s.engine.parse(prompt, negative_prompt=negative or "", init_image=init)
-        await self._submit(interaction, request, placeholder, kind="imagine")
+        await self._submit(
+            interaction, request, placeholder, kind="imagine", texts=[prompt, negative or ""]
+        )
 
     @guarded
     async def upscale(self, interaction: discord.Interaction, job_id: str, index: int) -> None:
@@ -196,6 +200,7 @@ class Studio:
     @guarded
     async def delete(self, interaction: discord.Interaction, job_id: str) -> None:
         """Delete a result message, for its owner or a moderator."""
+        await self._s.guard.refuse_if_banned(interaction)
         job = await self._s.jobs.get(job_id)
         if not self._may_manage(interaction, job):
             raise UserError("Only the person who made this image, or a moderator, can delete it.")
@@ -206,6 +211,7 @@ class Studio:
     @guarded
     async def cancel(self, interaction: discord.Interaction, job_id: str) -> None:
         """Cancel a waiting or running job, for its owner or a moderator."""
+        await self._s.guard.refuse_if_banned(interaction)
         job = await self._s.jobs.get(job_id)
         if not self._may_manage(interaction, job):
             raise UserError("Only the person who queued this job, or a moderator, can cancel it.")
@@ -218,6 +224,7 @@ class Studio:
     @guarded
     async def info(self, interaction: discord.Interaction, job_id: str) -> None:
         """Show a job's full parameters and seeds, privately."""
+        await self._s.guard.refuse_if_banned(interaction)
         job = await self._s.jobs.get(job_id.strip())
         if job is None:
             raise UserError(
@@ -228,6 +235,7 @@ class Studio:
     @guarded
     async def show_queue(self, interaction: discord.Interaction) -> None:
         """List the caller's jobs (everyone's for moderators), with cancel buttons."""
+        await self._s.guard.refuse_if_banned(interaction)
         from bot.buttons import cancel_button  # noqa: PLC0415 - avoid an import cycle
 
         moderator = is_moderator(interaction, self._s.config.discord.moderator_role)
@@ -339,8 +347,18 @@ class Studio:
         source: JobRecord | None = None,
         source_index: int | None = None,
         strength: str | None = None,
+        texts: list[str] | None = None,
     ) -> None:
-        """Queue a job with everything needed to deliver it, even after a restart."""
+        """Moderate and queue a job with everything needed to deliver it, even after a restart.
+
+        ``texts`` are what the filters read: the prompt as typed (with its parameters) and
+        the negative prompt; a button's job is checked on its source's prompt again, so a
+        filter added since then applies to it too.
+        """
+        guard = self._s.guard
+        await guard.refuse_if_banned(interaction)
+        await guard.screen_prompt(interaction, texts or [request.prompt, request.negative_prompt])
+        channel = interaction.channel
         context: dict[str, Any] = {
             "kind": kind,
             "guild_id": str(interaction.guild_id) if interaction.guild_id else None,
@@ -350,6 +368,8 @@ class Studio:
             "token_issued_at": self._s.clock(),
             "message_id": str(placeholder),
             "upload_limit": interaction.filesize_limit,
+            "nsfw_channel": bool(isinstance(channel, discord.TextChannel) and channel.is_nsfw()),
+            "rate_limits": await guard.rate_limits(interaction),
         }
         if source is not None:
             context["source_job"] = source.id
@@ -371,6 +391,7 @@ class Studio:
             interaction.user.id,
             handle.position,
         )
+        await guard.record(interaction, "job", handle.id, f"{kind}: {request.prompt[:900]}")
         self._s.presenter.follow(handle)
 
     def _may_manage(self, interaction: discord.Interaction, job: JobRecord | None) -> bool:

@@ -87,6 +87,7 @@ class JobResult:
     images: list[Image.Image]
     paths: tuple[Path, ...]
     duration: float
+    flagged: tuple[bool, ...] = ()
 
 
 class QueueFullError(UserError):

@@ -67,7 +67,7 @@ class Settlement:
         job.status = "done"
         self._forget(job)
         done = replace(job.record, status="done", attempts=job.attempts, outputs=paths)
-        job.handle.succeed(JobResult(done, result.images, paths, result.duration))
+        job.handle.succeed(JobResult(done, result.images, paths, result.duration, result.flagged))
 
     async def fail(self, job: ActiveJob, message: str) -> None:
         """Record a failure and tell the owner why."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import re2
 
-from bot.moderation.normalise import normalise
+from bot.moderation.normalise import normalise, spaced_runs
 from pipeline.errors import UserError
 
 if TYPE_CHECKING:
@@ -77,8 +77,12 @@ class Verdict:
 
 
 @functools.lru_cache(maxsize=4096)
-def compile_filter(pattern: str, kind: FilterKind) -> Any:  # re2 ships no types
-    """Compile a filter (cached), or raise :class:`FilterError` saying why it cannot be used."""
+def compile_filter(pattern: str, kind: FilterKind, *, bounded: bool = True) -> Any:  # no types
+    """Compile a filter (cached), or raise :class:`FilterError` saying why it cannot be used.
+
+    ``bounded=False`` drops the word boundaries of word and phrase filters, for searching
+    inside runs of spaced-out letters.
+    """
     pattern = pattern.strip()
     if not pattern:
         raise FilterError("The pattern is empty.")
@@ -97,7 +101,8 @@ def compile_filter(pattern: str, kind: FilterKind) -> Any:  # re2 ships no types
         words = [word for word in words if word]
         if not any(character.isalnum() for word in words for character in word):
             raise FilterError("The pattern has no letters or digits left to match.")
-        source = r"\b" + r"\s*".join(_repeatable(word) for word in words) + r"\b"
+        body = r"\s*".join(_repeatable(word) for word in words)
+        source = rf"\b{body}\b" if bounded else body
     options = re2.Options()
     options.log_errors = False
     options.max_mem = _RE2_MEMORY
@@ -120,11 +125,15 @@ def check(texts: Sequence[str], filters: Sequence[Filter]) -> Verdict:
     originals = [text.casefold() for text in texts]
     normalised = [normalise(text) for text in texts]
     candidates = normalised + originals
+    runs = [run for text in texts for run in spaced_runs(text)]
     blocking: list[Filter] = []
     flagging: list[Filter] = []
     for item in filters:
         matcher = compile_filter(item.pattern, item.kind)
-        if any(matcher.search(text) for text in candidates):
+        inside_runs = compile_filter(item.pattern, item.kind, bounded=False)
+        if any(matcher.search(text) for text in candidates) or any(
+            inside_runs.search(run) for run in runs
+        ):
             (blocking if item.action == "block" else flagging).append(item)
     return Verdict(tuple(blocking), tuple(flagging), " | ".join(t for t in normalised if t))
 

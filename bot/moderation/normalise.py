@@ -68,6 +68,22 @@ def _latin_look_alikes() -> dict[int, str]:
 
 def normalise(text: str) -> str:
     """Return the ASCII skeleton of ``text`` that filters match against (never raises)."""
+    return _join_spaced_letters(skeleton(text))
+
+
+def spaced_runs(text: str) -> list[str]:
+    """Return the runs of three or more spaced-out single letters in ``text``, each joined.
+
+    ``a r e d f o x`` gives ``aredfox``: where words start inside such a run is unknowable,
+    so filters search these runs without requiring word boundaries.
+    """
+    return [
+        _SEPARATORS.sub("", match.group(0)) for match in _SPACED_LETTERS.finditer(skeleton(text))
+    ]
+
+
+def skeleton(text: str) -> str:
+    """Return ``text`` reduced to ASCII, before spaced-out letters are joined."""
     text = unicodedata.normalize("NFKD", text[:MAX_CHARS])
     text = "".join(
         " " if character in "\t\n\r" else character
@@ -77,6 +93,9 @@ def normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = text.translate(_latin_look_alikes())
     text = anyascii(text).casefold().translate(_LEET)
-    text = _INNER_PUNCTUATION.sub("", text)
-    text = _SPACED_LETTERS.sub(lambda match: _SEPARATORS.sub("", match.group(0)), text)
-    return _WHITESPACE.sub(" ", text).strip()
+    return _WHITESPACE.sub(" ", _INNER_PUNCTUATION.sub("", text)).strip()
+
+
+def _join_spaced_letters(text: str) -> str:
+    """Join runs of spaced-out single letters: ``n u d e`` becomes ``nude``."""
+    return _SPACED_LETTERS.sub(lambda match: _SEPARATORS.sub("", match.group(0)), text)

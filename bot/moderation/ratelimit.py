@@ -11,6 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.errors import UserError
+
+
+class RateLimitedError(UserError):
+    """A user (or the whole guild) has used up the allowance for now."""
+
 
 @dataclass(frozen=True)
 class RateLimit:

@@ -6,12 +6,15 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from bot.moderation.ratelimit import RateLimit, RateLimitedError, decide
 from pipeline.jobs import JobRecord
 from pipeline.request import GenerationRequest
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import aiosqlite
 
     from bot.store.database import Database
@@ -39,19 +42,25 @@ class SqliteJobStore:
         self._db = database
 
     async def add(self, job: JobRecord) -> None:
-        """Store a new pending job."""
-        await self._db.execute(
-            "INSERT INTO jobs (id, owner, status, request, context, attempts, created_at) "
-            "VALUES (?, ?, 'pending', ?, ?, ?, ?)",
-            (
-                job.id,
-                job.owner,
-                json.dumps(job.request.to_dict()),
-                json.dumps(job.context),
-                job.attempts,
-                job.created_at or time.time(),
-            ),
-        )
+        """Store a new pending job, first charging the rate limits its context names.
+
+        Limits and the job are written in one transaction: a refusal (RateLimitedError)
+        leaves neither, and an accepted job is never stored without its charge.
+        """
+        async with self._db.transaction() as connection:
+            await _charge_rate_limits(connection, job.context.get("rate_limits", ()), time.time())
+            await connection.execute(
+                "INSERT INTO jobs (id, owner, status, request, context, attempts, created_at) "
+                "VALUES (?, ?, 'pending', ?, ?, ?, ?)",
+                (
+                    job.id,
+                    job.owner,
+                    json.dumps(job.request.to_dict()),
+                    json.dumps(job.context),
+                    job.attempts,
+                    job.created_at or time.time(),
+                ),
+            )
 
     async def mark_running(self, job_id: str, attempts: int) -> None:
         """Record that a job started its ``attempts``-th run."""
@@ -120,6 +129,29 @@ class SqliteJobStore:
             "UPDATE jobs SET status = ?, error = ?, finished_at = ? "
             "WHERE id = ? AND status IN ('pending', 'running')",
             (status, reason, time.time(), job_id),
+        )
+
+
+async def _charge_rate_limits(
+    connection: aiosqlite.Connection, limits: Iterable[dict[str, Any]], now: float
+) -> None:
+    """Apply each GCRA limit in turn; raise RateLimitedError (rolling back) on the first refusal."""
+    for limit in limits:
+        cursor = await connection.execute(
+            "SELECT tat FROM rate_limits WHERE key = ?", (limit["key"],)
+        )
+        row = await cursor.fetchone()
+        decision = decide(
+            None if row is None else float(row[0]),
+            now,
+            RateLimit(per_minute=float(limit["per_minute"]), burst=int(limit["burst"])),
+        )
+        if not decision.allowed:
+            raise RateLimitedError(f"{limit['refusal']} — {decision.retry_text()}.")
+        await connection.execute(
+            "INSERT INTO rate_limits (key, tat) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET tat = excluded.tat",
+            (limit["key"], decision.tat),
         )
 
 

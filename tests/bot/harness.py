@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
     from pathlib import Path
 
+    from bot.moderation.image_safety import SafetyClassifier
     from pipeline.runner import BatchEngine
     from tests.fakediscord.emulator import DiscordEmulator
     from tests.fakediscord.models import MessageRecord
@@ -32,6 +33,8 @@ def bot_config(data_dir: Path, model_dir: Path, **sections: dict[str, Any]) -> B
         "generation": {"steps": 4, "sampler": "Euler"},
         "queue": {"gather_ms": 5, "shutdown_grace": 1},
         "logging": {"to_file": False},
+        # The classifier has its own tests; most bot tests need not pay for it on every grid.
+        "moderation": {"image_check": False},
     }
     for name, section in sections.items():
         values[name] = {**values.get(name, {}), **section}
@@ -59,6 +62,7 @@ async def running_easel(
     config: BotConfig,
     *,
     queue_engine: BatchEngine | None = None,
+    classifier: SafetyClassifier | None = None,
 ) -> AsyncIterator[Easel]:
     """Start the bot on the emulator until the block ends, then shut it down cleanly.
 
@@ -81,6 +85,7 @@ async def running_easel(
         scheduler=scheduler,
         database=database,
         clock=lambda: emulator.clock.wall().timestamp(),
+        classifier=classifier,
     )
     try:
         async with emulator.running(bot):

@@ -6,6 +6,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+import discord
+
 from tests.bot.harness import bot_config, is_result, running_easel
 
 if TYPE_CHECKING:
@@ -75,3 +77,16 @@ async def test_an_internal_failure_gets_an_apology_with_an_error_id(
     assert any(reference in record.getMessage() and record.exc_info for record in caplog.records)
     assert handle.original is not None
     assert handle.original.deleted
+
+
+async def test_a_command_that_fails_before_running_still_gets_an_answer(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Apologise with an error id when discord.py cannot even prepare the command."""
+    async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)):
+        mod = emulator.create_member("mod", permissions=discord.Permissions(manage_messages=True))
+        unknown_channel = emulator.create_channel("created-after-connect")
+        handle = await emulator.invoke_slash("modlog", {"channel": unknown_channel}, user=mod)
+        answer = await handle.wait_for_original()
+    assert answer.ephemeral
+    assert "error id" in answer.content

@@ -180,14 +180,11 @@ def build_random_sd15(folder: Path) -> None:
         StableDiffusionPipeline,
         UNet2DConditionModel,
     )
-    from tokenizers.pre_tokenizers import ByteLevel  # noqa: PLC0415
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer  # noqa: PLC0415
+    from transformers import CLIPTextConfig, CLIPTextModel  # noqa: PLC0415
 
-    alphabet = sorted(ByteLevel.alphabet())
-    vocab = {symbol: index for index, symbol in enumerate(alphabet)}
-    vocab.update({f"{symbol}</w>": len(alphabet) + i for i, symbol in enumerate(alphabet)})
-    vocab.update({"<|startoftext|>": len(vocab), "<|endoftext|>": len(vocab) + 1})
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
+    from tests.pipeline.tiny_model import build_tokenizer  # noqa: PLC0415 - same offline vocab
+
+    tokenizer = build_tokenizer()
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
             vocab_size=49408,

@@ -135,6 +135,7 @@ class Presenter:
 
         pumping = asyncio.create_task(pump())
         pending: JobEvent | None = None
+        previews: tuple[Image.Image, ...] = ()
         # The "thinking…" placeholder counts as shown: the first edit comes one interval
         # later, so a burst of commands is acknowledged before any of them is decorated,
         # and a quick job goes straight to its result.
@@ -155,16 +156,20 @@ class Presenter:
                     return
                 if event is not None:
                     pending = event
+                    if event.progress is not None and event.progress.previews:
+                        previews = event.progress.previews
                 if pending is not None and time.monotonic() - last_shown >= self._interval:
-                    await self._show(handle.record, pending)
+                    await self._show(handle.record, pending, previews)
                     last_shown, pending = time.monotonic(), None
         except Exception:
             logger.exception("presenting job %s failed", handle.id)
         finally:
             pumping.cancel()
 
-    async def _show(self, job: JobRecord, event: JobEvent) -> None:
-        """Edit the job's message to show its place in line or its progress."""
+    async def _show(
+        self, job: JobRecord, event: JobEvent, previews: tuple[Image.Image, ...]
+    ) -> None:
+        """Edit the job's message to show its place in line, or its progress and last preview."""
         target = Target.of(job)
         if target.message_id is None or not target.token_usable(self._clock()):
             return  # progress is a courtesy; the outcome will arrive as a channel message
@@ -172,7 +177,6 @@ class Presenter:
             content, files = render.queued_text(job, event.position), []
         else:
             content = render.progress_text(job, event.progress)
-            previews = event.progress.previews if event.progress else ()
             files = [_preview_file(list(previews))] if previews else []
         with contextlib.suppress(discord.HTTPException):
             await self._webhook(target).edit_message(

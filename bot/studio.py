@@ -124,11 +124,11 @@ class Studio:
         """Queue a new grid from a prompt (and an optional image prompt)."""
         self._precheck(prompt, negative or "", image)
         placeholder = await self._acknowledge(interaction)
+        # Moderate before downloading anything a banned user or blocked prompt came with.
+        await self._moderate(interaction, [prompt, negative or ""])
         init = await self._save_attachment(image) if image else None
         request = self._s.engine.parse(prompt, negative_prompt=negative or "", init_image=init)
-        await self._submit(
-            interaction, request, placeholder, kind="imagine", texts=[prompt, negative or ""]
-        )
+        await self._submit(interaction, request, placeholder, kind="imagine", moderated=True)
 
     @guarded
     async def upscale(self, interaction: discord.Interaction, job_id: str, index: int) -> None:
@@ -347,17 +347,16 @@ class Studio:
         source: JobRecord | None = None,
         source_index: int | None = None,
         strength: str | None = None,
-        texts: list[str] | None = None,
+        moderated: bool = False,
     ) -> None:
-        """Moderate and queue a job with everything needed to deliver it, even after a restart.
+        """Moderate (unless done already) and queue a job with all it needs to be delivered.
 
-        ``texts`` are what the filters read: the prompt as typed (with its parameters) and
-        the negative prompt; a button's job is checked on its source's prompt again, so a
-        filter added since then applies to it too.
+        A button's job is checked on its source's prompt again, so a filter added since
+        then applies to it too.
         """
         guard = self._s.guard
-        await guard.refuse_if_banned(interaction)
-        await guard.screen_prompt(interaction, texts or [request.prompt, request.negative_prompt])
+        if not moderated:
+            await self._moderate(interaction, [request.prompt, request.negative_prompt])
         channel = interaction.channel
         context: dict[str, Any] = {
             "kind": kind,
@@ -393,6 +392,11 @@ class Studio:
         )
         await guard.record(interaction, "job", handle.id, f"{kind}: {request.prompt[:900]}")
         self._s.presenter.follow(handle)
+
+    async def _moderate(self, interaction: discord.Interaction, texts: list[str]) -> None:
+        """Refuse banned users and prompts the guild's filters block (flags are recorded)."""
+        await self._s.guard.refuse_if_banned(interaction)
+        await self._s.guard.screen_prompt(interaction, texts)
 
     def _may_manage(self, interaction: discord.Interaction, job: JobRecord | None) -> bool:
         """Tell whether the interaction's user owns ``job`` or is a moderator."""

@@ -49,7 +49,11 @@ class Database:
         await connection.execute("PRAGMA foreign_keys=ON")
         await connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         database = cls(connection, path)
-        await database._migrate()
+        try:
+            await database._migrate()
+        except BaseException:
+            await connection.close()  # never leave the connection's thread behind
+            raise
         return database
 
     async def close(self) -> None:

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 _PALETTE_NAMES = list(PALETTE)
 _PALETTE_RGB = np.array([PALETTE[name] for name in _PALETTE_NAMES], dtype=np.float32)
 _MIN_SHAPE_SHARE = 0.02  # below this share of the pixels there is no shape to speak of
-_DIFFERENT = 80.0  # RGB distance from the background that marks a pixel as the shape's
+# RGB distance from the background that marks a pixel as the shape's; the closest palette
+# pair, orange and yellow, is 81 apart.
+_DIFFERENT = 50.0
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ class TrainingPlan:
     seed: int = 0
     vae_steps: int = 3000
     vae_batch: int = 16
-    unet_steps: int = 7000
+    unet_steps: int = 6500
     unet_batch: int = 32
     learning_rate: float = 3e-4
     warmup_steps: int = 200

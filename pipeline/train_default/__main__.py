@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -52,8 +51,7 @@ def main() -> None:
     arguments = parse_arguments()
     if arguments.threads:
         torch.set_num_threads(arguments.threads)
-    plan = TrainingPlan(workdir=arguments.workdir, seed=arguments.seed)
-    plan = replace(plan, unet_steps=arguments.steps)
+    plan = TrainingPlan(workdir=arguments.workdir, seed=arguments.seed, unet_steps=arguments.steps)
     plan.workdir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     tokenizer = tokenizer_for(plan)

@@ -57,7 +57,7 @@ def save_model(pipeline: StableDiffusionPipeline, folder: Path) -> None:
 
 @torch.no_grad()
 def sample_sheet(pipeline: StableDiffusionPipeline, path: Path, steps: int = 20) -> None:
-    """Draw every sample prompt at two seeds into one sheet: a row per prompt."""
+    """Draw four images of every sample prompt, from the same seed, into one sheet: a row each."""
     rows = []
     for prompt in SAMPLE_PROMPTS:
         generator = torch.Generator().manual_seed(0)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.train_default.scenes import _ANCHORS, PALETTE
+from pipeline.train_default.scenes import ANCHORS, PALETTE
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -97,9 +97,7 @@ def classify_shape(mask: np.ndarray) -> str:
 
 def nearest_position(x: float, y: float) -> str:
     """Return the named position nearest to a point given as fractions of width and height."""
-    return min(
-        _ANCHORS, key=lambda name: (_ANCHORS[name][0] - x) ** 2 + (_ANCHORS[name][1] - y) ** 2
-    )
+    return min(ANCHORS, key=lambda name: (ANCHORS[name][0] - x) ** 2 + (ANCHORS[name][1] - y) ** 2)
 
 
 def measure_scene(image: Image.Image) -> SceneReading:

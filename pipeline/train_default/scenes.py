@@ -36,7 +36,7 @@ POSITIONS = (
     "bottom",
 )
 # Where each position puts the shape's centre, as fractions of the width and height.
-_ANCHORS: dict[str, tuple[float, float]] = {
+ANCHORS: dict[str, tuple[float, float]] = {
     "center": (0.5, 0.5),
     "top left": (0.27, 0.27),
     "top right": (0.73, 0.27),
@@ -120,7 +120,7 @@ def random_scene(rng: random.Random, excluded: frozenset[tuple[str, str, str]]) 
 
 def shape_box(scene: Scene, width: int, height: int) -> tuple[float, float, float]:
     """Return the shape's centre (x, y) and radius in pixels for an image of this size."""
-    anchor_x, anchor_y = _ANCHORS[scene.position]
+    anchor_x, anchor_y = ANCHORS[scene.position]
     radius = scene.size * min(width, height) / 2
     return anchor_x * width, anchor_y * height, radius
 

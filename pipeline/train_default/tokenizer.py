@@ -26,7 +26,7 @@ START, END = "<|startoftext|>", "<|endoftext|>"
 MAX_LENGTH = 77
 
 
-def _byte_vocabulary() -> dict[str, int]:
+def byte_vocabulary() -> dict[str, int]:
     """Return every byte symbol, alone and word-final, plus CLIP's two special tokens."""
     alphabet = sorted(ByteLevel.alphabet())
     vocab = {symbol: index for index, symbol in enumerate(alphabet)}
@@ -44,7 +44,7 @@ def corpus(count: int = 20000, seed: int = 7) -> list[str]:
 
 def build_tokenizer(texts: Iterable[str] | None = None, vocab_size: int = 700) -> CLIPTokenizer:
     """Learn BPE merges on ``texts`` (default: the caption corpus) and return a CLIP tokenizer."""
-    byte_level = CLIPTokenizer(vocab=_byte_vocabulary(), merges=[], model_max_length=MAX_LENGTH)
+    byte_level = CLIPTokenizer(vocab=byte_vocabulary(), merges=[], model_max_length=MAX_LENGTH)
     backend = byte_level.backend_tokenizer
     learner = Tokenizer(models.BPE(end_of_word_suffix="</w>", unk_token=END))
     learner.normalizer = backend.normalizer
@@ -57,7 +57,7 @@ def build_tokenizer(texts: Iterable[str] | None = None, vocab_size: int = 700) -
     )
     learner.train_from_iterator(corpus() if texts is None else texts, trainer)
     learnt = learner.get_vocab()
-    vocab = _byte_vocabulary()
+    vocab = byte_vocabulary()
     for token, _ in sorted(learnt.items(), key=lambda item: item[1]):
         vocab.setdefault(token, len(vocab))
     merges = _merges(learner)

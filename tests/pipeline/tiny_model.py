@@ -16,8 +16,9 @@ from diffusers import (
     StableDiffusionPipeline,
     UNet2DConditionModel,
 )
-from tokenizers.pre_tokenizers import ByteLevel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+from pipeline.train_default.tokenizer import byte_vocabulary
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,12 +28,7 @@ TEXT_WIDTH = 32
 
 def build_tokenizer() -> CLIPTokenizer:
     """Build a byte-level CLIP tokenizer with no merges: every character is one token."""
-    alphabet = sorted(ByteLevel.alphabet())
-    vocab = {symbol: index for index, symbol in enumerate(alphabet)}
-    vocab.update({f"{symbol}</w>": len(alphabet) + index for index, symbol in enumerate(alphabet)})
-    vocab["<|startoftext|>"] = len(vocab)
-    vocab["<|endoftext|>"] = len(vocab)
-    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
+    return CLIPTokenizer(vocab=byte_vocabulary(), merges=[], model_max_length=77)
 
 
 def build_tiny_pipeline() -> StableDiffusionPipeline:

@@ -103,6 +103,7 @@ class EaselBot(commands.Bot):
         await self.add_cog(GuideCog(self))
         await self.add_cog(ModerationCog(self))
         await self._resume_jobs()
+        self._in_background(self.guard.warm_up())
         self._in_background(self.maintenance.run_forever())
         self._in_background(
             beat_forever(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import discord
+from PIL import Image
 
 from bot.moderation.defaults import DEFAULT_FILTERS
 from bot.moderation.filters import check
@@ -23,8 +24,6 @@ from pipeline.errors import UserError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-
-    from PIL import Image
 
     from bot.config import BotConfig
     from bot.moderation.filters import Filter
@@ -144,6 +143,15 @@ class Guard:
                 }
             )
         return limits
+
+    async def warm_up(self) -> None:
+        """Load the image classifier now, so the first job is not the one that waits for it."""
+        if not self._config.moderation.image_check or self._classifier is None:
+            return
+        try:
+            await asyncio.to_thread(self._classifier.classify, [Image.new("RGB", (64, 64))])
+        except Exception:
+            logger.exception("the image safety check failed to load; images will be withheld")
 
     async def screen_images(
         self, job: JobRecord, images: list[Image.Image], flagged: Sequence[bool] = ()

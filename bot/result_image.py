@@ -51,7 +51,9 @@ def encode_to_fit(image: Image.Image, limit: int, stem: str) -> EncodedImage:
 def _encode(image: Image.Image, image_format: str, quality: int | None) -> bytes:
     """Encode once."""
     buffer = io.BytesIO()
-    options: dict[str, object] = {"optimize": True} if image_format == "PNG" else {}
+    # PNG at zlib's default level: optimize=True made files ~5 % smaller but took 8x as long
+    # (40 ms for a 128² grid, seconds for a 1024² one), time every job waits before posting.
+    options: dict[str, object] = {}
     if quality is not None:
         options["quality"] = quality
     image.convert("RGB").save(buffer, format=image_format, **options)

@@ -1,9 +1,10 @@
 """Check every output image before it is posted, and decide what each channel may show.
 
 The classifier is NudeNet's detector, whose ONNX weights ship inside the ``nudenet`` package
-(nothing is downloaded). An image is unsafe when it shows exposed genitalia, breasts,
-buttocks or anus with enough confidence, or when the model's own safety checker flagged it.
-If classification fails for any reason the image is withheld: the check fails closed.
+(nothing is downloaded), read by :mod:`bot.moderation.nudity_detector`. An image is unsafe
+when it shows exposed genitalia, breasts, buttocks or anus with enough confidence, or when the
+model's own safety checker flagged it. If classification fails for any reason the image is
+withheld: the check fails closed.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from bot.moderation.nudity_detector import NudityDetector
 
 logger = logging.getLogger(__name__)
 
@@ -55,27 +58,27 @@ class NudeNetClassifier:
 
     def __init__(self, threshold: float = 0.5) -> None:
         self._threshold = threshold
-        self._detector: Any = None
+        self._detector: NudityDetector | None = None
         self._lock = threading.Lock()
 
     def classify(self, images: Sequence[Image.Image]) -> list[SafetyReading]:
         """Detect body parts in each image and call it unsafe on any exposed one."""
         with self._lock:
             if self._detector is None:
-                from nudenet import NudeDetector  # noqa: PLC0415 - heavy, load on first use
+                from bot.moderation.nudity_detector import (  # noqa: PLC0415 - heavy, on first use
+                    NudityDetector,
+                )
 
-                self._detector = NudeDetector()
+                self._detector = NudityDetector()
             readings = []
             for image in images:
-                # NudeNet reads OpenCV's BGR order.
-                pixels = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
                 found = [
                     d
-                    for d in self._detector.detect(pixels)
-                    if d["class"] in UNSAFE_LABELS and d["score"] >= self._threshold
+                    for d in self._detector.detect(np.asarray(image.convert("RGB")))
+                    if d.label in UNSAFE_LABELS and d.score >= self._threshold
                 ]
-                labels = tuple(sorted({d["class"] for d in found}))
-                score = max((float(d["score"]) for d in found), default=0.0)
+                labels = tuple(sorted({d.label for d in found}))
+                score = max((d.score for d in found), default=0.0)
                 readings.append(SafetyReading(unsafe=bool(found), labels=labels, score=score))
             return readings
 

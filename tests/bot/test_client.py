@@ -1,4 +1,4 @@
-"""The client's lifecycle: a shutdown in the middle of a burst loses nobody's request."""
+"""The client's lifecycle: start-up work, and a shutdown mid-burst that loses nobody's request."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.moderation.image_safety import SafetyReading
 from tests.bot.harness import bot_config, is_result, running_easel
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     import pytest
+    from PIL import Image
 
     from pipeline.engine import Engine
     from tests.fakediscord.emulator import DiscordEmulator
@@ -90,3 +93,40 @@ async def test_a_command_that_fails_before_running_still_gets_an_answer(
         answer = await handle.wait_for_original()
     assert answer.ephemeral
     assert "error id" in answer.content
+
+
+class CountingClassifier:
+    """A classifier that reads everything as safe and remembers each call."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+        self.called = asyncio.Event()
+
+    def classify(self, images: Sequence[Image.Image]) -> list[SafetyReading]:
+        """Count the images and pass them."""
+        self.calls.append(len(images))
+        self.called.set()
+        return [SafetyReading(unsafe=False) for _ in images]
+
+
+async def test_the_image_check_is_loaded_at_start_up(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Run the classifier once before any job, so the first job does not pay for loading it."""
+    classifier = CountingClassifier()
+    config = bot_config(tmp_path, tiny_model_dir, moderation={"image_check": True})
+    async with running_easel(emulator, tiny_engine, config, classifier=classifier):
+        await asyncio.wait_for(classifier.called.wait(), timeout=LONG)
+    assert classifier.calls == [1]
+
+
+async def test_no_classifier_is_loaded_when_the_check_is_off(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Leave the classifier alone when the server owner turned the image check off."""
+    classifier = CountingClassifier()
+    config = bot_config(tmp_path, tiny_model_dir, moderation={"image_check": False})
+    async with running_easel(emulator, tiny_engine, config, classifier=classifier):
+        handle = await emulator.invoke_slash("imagine", {"prompt": "a red circle"})
+        await handle.wait_for_original(is_result, timeout=LONG)
+    assert classifier.calls == []

@@ -15,6 +15,7 @@ from bot.moderation.image_safety import (
     placeholder,
     read_safely,
 )
+from tests.bot.moderation.drawings import cartoon_figure
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -88,3 +89,17 @@ def test_the_real_classifier_runs_offline_and_passes_plain_images() -> None:
     readings = classifier.classify(images)
     assert [reading.unsafe for reading in readings] == [False, False]
     assert time.perf_counter() - started < 30
+
+
+def test_the_real_classifier_flags_what_its_detector_finds() -> None:
+    """Call unsafe an image NudeNet finds exposed body parts in, naming them."""
+    (reading,) = NudeNetClassifier().classify([cartoon_figure()])
+    assert reading.unsafe
+    assert reading.labels == ("FEMALE_BREAST_EXPOSED",)
+    assert reading.score > 0.5
+
+
+def test_the_threshold_decides_how_sure_the_classifier_must_be() -> None:
+    """Pass the same image when the server asks for more certainty than the detector has."""
+    (reading,) = NudeNetClassifier(threshold=0.95).classify([cartoon_figure()])
+    assert not reading.unsafe

@@ -78,15 +78,20 @@ def test_auto_device_falls_back_to_the_cpu() -> None:
 @pytest.mark.parametrize(
     ("name", "device", "expected"),
     [
-        ("auto", "cpu", torch.float32),
         ("auto", "mps", torch.float16),
         ("bfloat16", "cpu", torch.bfloat16),
         ("float16", "cuda", torch.float16),
     ],
 )
 def test_dtype_resolution(name: str, device: str, expected: torch.dtype) -> None:
-    """Use float32 on CPUs and half precision on accelerators unless told otherwise."""
+    """Use the dtype asked for, and half precision on accelerators when asked for auto."""
     assert resolve_dtype(name, torch.device(device)) == expected
+
+
+@pytest.mark.parametrize(("native", "expected"), [(True, torch.bfloat16), (False, torch.float32)])
+def test_auto_uses_bfloat16_only_on_cpus_built_for_it(native: bool, expected: torch.dtype) -> None:
+    """Compute in bfloat16 where the CPU has it in hardware, in float32 where it is emulated."""
+    assert resolve_dtype("auto", torch.device("cpu"), cpu_bfloat16=native) == expected
 
 
 def test_default_threads_leave_a_core_free(monkeypatch: pytest.MonkeyPatch) -> None:

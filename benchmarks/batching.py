@@ -1,11 +1,12 @@
 """Measure what batching buys: 8 concurrent same-shape jobs, batched versus one per call.
 
-Both modes run through the real job queue (with its SQLite store), on the same loaded model,
+Every mode runs through the real job queue (with its SQLite store), on the same loaded model,
 alternating round by round so both see the same machine::
 
     python benchmarks/batching.py [--config config.yaml] [--jobs 8] [--rounds 3] [--steps N]
 
-It prints images per second for each mode and their ratio.
+It prints images per second one job per call, batched up to the config's
+``queue.max_batch_images``, and batched with every job in one call, and the ratios.
 """
 
 from __future__ import annotations
@@ -70,23 +71,27 @@ async def main() -> None:
     config = load_config(arguments.config, PipelineConfig)
     engine = Engine.from_config(config)
     images = arguments.jobs * 4
+    configured = config.queue.max_batch_images
     await run_round(engine, 2, 2, 8)  # warm-up
-    batched: list[float] = []
-    sequential: list[float] = []
+    limits = {"sequential": 4, "configured": configured, "batched": images}
+    times: dict[str, list[float]] = {mode: [] for mode in limits}
     for _ in range(arguments.rounds):
-        batched.append(await run_round(engine, arguments.jobs, arguments.steps, images))
-        sequential.append(await run_round(engine, arguments.jobs, arguments.steps, 4))
-    batched_rate = images / statistics.median(batched)
-    sequential_rate = images / statistics.median(sequential)
+        for mode, limit in limits.items():
+            times[mode].append(await run_round(engine, arguments.jobs, arguments.steps, limit))
+    rates = {mode: images / statistics.median(seconds) for mode, seconds in times.items()}
     request = engine.parse("x")
-    print(f"model: {config.model.path} on {engine.model.device}")
+    print(f"model: {config.model.path} on {engine.model.device} ({engine.model.dtype})")
     print(
         f"{arguments.jobs} concurrent jobs x 4 images, {request.width}x{request.height}, "
         f"{arguments.steps or request.steps} steps, median of {arguments.rounds} rounds"
     )
-    print(f"sequential (one job per call):  {sequential_rate:.3f} images/s")
-    print(f"batched (up to {images} images a call): {batched_rate:.3f} images/s")
-    print(f"batched / sequential: {batched_rate / sequential_rate:.2f}x")
+    print(f"sequential (one job per call):  {rates['sequential']:.3f} images/s")
+    print(
+        f"batched, config's max_batch_images {configured}: {rates['configured']:.3f} images/s "
+        f"({rates['configured'] / rates['sequential']:.2f}x)"
+    )
+    print(f"batched (up to {images} images a call): {rates['batched']:.3f} images/s")
+    print(f"batched / sequential: {rates['batched'] / rates['sequential']:.2f}x")
 
 
 if __name__ == "__main__":

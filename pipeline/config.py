@@ -165,7 +165,7 @@ class QueueSettings(Section):
 
     devices: tuple[str, ...] = ()
     max_batch_images: int = Field(default=8, ge=1, le=256)
-    gather_ms: int = Field(default=15, ge=0, le=5000)
+    gather_ms: int = Field(default=5, ge=0, le=5000)
     max_jobs_per_user: int = Field(default=5, ge=1, le=1000)
     max_pending: int = Field(default=100, ge=1, le=100_000)
     job_timeout: float = Field(default=600.0, gt=0)

@@ -96,7 +96,7 @@ async def easel_round(engine: Engine, base: BotConfig) -> list[float]:
         folder.cleanup()
 
 
-async def end_to_end_ratio(
+async def paired_end_to_end_times(
     engine: Engine, base: BotConfig, repeats: int
 ) -> tuple[list[float], list[float]]:
     """Time /imagine jobs end to end, each followed by the same job on the bare engine.
@@ -177,7 +177,7 @@ async def main() -> None:
         update={"moderation": config.moderation.model_copy(update={"image_check": False})}
     )
     for label, settings in (("image check on", config), ("image check off", unchecked)):
-        e2e, raw = await end_to_end_ratio(engine, settings, arguments.repeats)
+        e2e, raw = await paired_end_to_end_times(engine, settings, arguments.repeats)
         pairs = [whole / bare for whole, bare in zip(e2e, raw, strict=True)]
         print(
             f"one /imagine end to end ({label}), {len(e2e)} pairs: median "

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import nudenet
 import numpy as np
+import onnxruntime
 
 INPUT_SIDE = 320
 CANDIDATE_SCORE = 0.2
@@ -59,9 +61,6 @@ class NudityDetector:
     """NudeNet's shipped model in an ONNX Runtime session (one image per call)."""
 
     def __init__(self, model_path: Path | None = None) -> None:
-        import nudenet  # noqa: PLC0415 - heavy (onnxruntime), loaded on first use
-        import onnxruntime  # noqa: PLC0415
-
         path = model_path or Path(nudenet.__file__).with_name("320n.onnx")
         self._session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         self._input_name = self._session.get_inputs()[0].name

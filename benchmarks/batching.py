@@ -7,6 +7,15 @@ alternating round by round so both see the same machine::
 
 It prints images per second one job per call, batched up to the config's
 ``queue.max_batch_images``, and batched with every job in one call, and the ratios.
+
+On a GPU, ``--arch sd15 --size 512`` runs the same comparison on a randomly initialised
+full-size Stable Diffusion 1.5 (see ``sd15.py``; the config's model section is ignored)::
+
+    python benchmarks/batching.py --arch sd15 --size 512 [--sd15-dir DIR]
+
+``--images-per-job 1`` times single-image jobs (upscales) instead of 4-image grids, and
+``--cpu-threads N`` overrides ``model.cpu_threads``. On a CPU the gain grows with the threads
+torch may use, since a large batch is what lets them all work: see the README's figures.
 """
 
 from __future__ import annotations
@@ -17,11 +26,16 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.sd15 import prepare_random_sd15
 from bot.store.database import Database
 from bot.store.jobs import SqliteJobStore
 from pipeline.config import PipelineConfig, QueueSettings, load_config
@@ -29,9 +43,20 @@ from pipeline.engine import Engine
 from pipeline.jobs import job_cost
 from pipeline.queue import JobScheduler
 
+if TYPE_CHECKING:
+    from pipeline.request import GenerationRequest
 
-async def run_round(engine: Engine, jobs: int, steps: int | None, max_images: int) -> float:
-    """Submit ``jobs`` jobs at once and return the seconds until all are done."""
+
+@dataclass(frozen=True)
+class Round:
+    """How long one round took, and the first job's images to compare across modes."""
+
+    seconds: float
+    first_job: list[np.ndarray]
+
+
+async def run_round(engine: Engine, base: GenerationRequest, jobs: int, max_images: int) -> Round:
+    """Submit ``jobs`` copies of ``base`` (own seeds and owners) at once and time them."""
     with tempfile.TemporaryDirectory() as folder:
         database = await Database.open(Path(folder) / "bench.db")
         settings = QueueSettings(
@@ -45,19 +70,16 @@ async def run_round(engine: Engine, jobs: int, steps: int | None, max_images: in
             quantum=job_cost(engine.parse("x")),
         )
         await scheduler.start()
-        base = engine.parse("a yellow star on a purple background")
-        if steps is not None:
-            base = replace(base, steps=steps)
         started = time.perf_counter()
         handles = [
             await scheduler.submit(replace(base, seed=index * 10), f"user{index}")
             for index in range(jobs)
         ]
-        await asyncio.gather(*(handle.result() for handle in handles))
+        results = await asyncio.gather(*(handle.result() for handle in handles))
         elapsed = time.perf_counter() - started
         await scheduler.shutdown()
         await database.close()
-    return elapsed
+    return Round(elapsed, [np.asarray(image, dtype=np.int16) for image in results[0].images])
 
 
 async def main() -> None:
@@ -65,25 +87,56 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=Path("config.yaml"))
     parser.add_argument("--jobs", type=int, default=8)
+    parser.add_argument("--images-per-job", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--arch", choices=["configured", "sd15"], default="configured")
+    parser.add_argument("--size", type=int, default=512, help="sd15 mode: image side in pixels")
+    parser.add_argument(
+        "--sd15-dir", type=Path, default=None, help="sd15 mode: keep the random model here"
+    )
+    parser.add_argument(
+        "--cpu-threads", type=int, default=None, help="override model.cpu_threads (CPU only)"
+    )
     arguments = parser.parse_args()
     config = load_config(arguments.config, PipelineConfig)
-    engine = Engine.from_config(config)
-    images = arguments.jobs * 4
-    configured = config.queue.max_batch_images
-    await run_round(engine, 2, 2, 8)  # warm-up
-    limits = {"sequential": 4, "configured": configured, "batched": images}
+    with tempfile.TemporaryDirectory() as folder:
+        changes: dict[str, object] = {}
+        if arguments.cpu_threads is not None:
+            changes["cpu_threads"] = arguments.cpu_threads
+        if arguments.arch == "sd15":
+            model_dir = prepare_random_sd15(arguments.sd15_dir or Path(folder))
+            changes.update(path=str(model_dir.resolve()), config=None)
+        config = config.model_copy(update={"model": config.model.model_copy(update=changes)})
+        await compare(Engine.from_config(config), config.queue.max_batch_images, arguments)
+
+
+async def compare(engine: Engine, configured: int, arguments: argparse.Namespace) -> None:
+    """Time one job per call, the config's batch limit and one call for all; print them."""
+    base = replace(
+        engine.parse("a yellow star on a purple background"),
+        num_images=arguments.images_per_job,
+    )
+    if arguments.steps is not None:
+        base = replace(base, steps=arguments.steps)
+    if arguments.arch == "sd15":
+        base = replace(base, width=arguments.size, height=arguments.size)
+    images = arguments.jobs * arguments.images_per_job
+    await run_round(engine, replace(base, steps=2), 2, images)  # warm-up
+    limits = {"sequential": arguments.images_per_job, "configured": configured, "batched": images}
     times: dict[str, list[float]] = {mode: [] for mode in limits}
+    first_job: dict[str, list[np.ndarray]] = {}
     for _ in range(arguments.rounds):
         for mode, limit in limits.items():
-            times[mode].append(await run_round(engine, arguments.jobs, arguments.steps, limit))
+            result = await run_round(engine, base, arguments.jobs, limit)
+            times[mode].append(result.seconds)
+            first_job[mode] = result.first_job
     rates = {mode: images / statistics.median(seconds) for mode, seconds in times.items()}
-    request = engine.parse("x")
-    print(f"model: {config.model.path} on {engine.model.device} ({engine.model.dtype})")
+    place = f"{engine.model.device} ({engine.model.dtype}, {torch.get_num_threads()} CPU threads)"
+    print(f"model: {engine.model.name} on {place}")
     print(
-        f"{arguments.jobs} concurrent jobs x 4 images, {request.width}x{request.height}, "
-        f"{arguments.steps or request.steps} steps, median of {arguments.rounds} rounds"
+        f"{arguments.jobs} concurrent jobs x {arguments.images_per_job} images, "
+        f"{base.width}x{base.height}, {base.steps} steps, median of {arguments.rounds} rounds"
     )
     print(f"sequential (one job per call):  {rates['sequential']:.3f} images/s")
     print(
@@ -92,6 +145,11 @@ async def main() -> None:
     )
     print(f"batched (up to {images} images a call): {rates['batched']:.3f} images/s")
     print(f"batched / sequential: {rates['batched'] / rates['sequential']:.2f}x")
+    difference = max(
+        int(np.abs(alone - batched).max())
+        for alone, batched in zip(first_job["sequential"], first_job["batched"], strict=True)
+    )
+    print(f"largest pixel difference, a job batched vs alone: {difference} of 255 levels")
 
 
 if __name__ == "__main__":

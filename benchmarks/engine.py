@@ -12,7 +12,9 @@ downloaded), saved once to a temporary folder and loaded through Easel's own loa
 optimisation switch, timing denoising iterations per second at batch 1 with classifier-free
 guidance::
 
-    python benchmarks/engine.py --arch sd15 --size 512 [--steps 30]
+    python benchmarks/engine.py --arch sd15 --size 512 [--steps 30] [--sd15-dir DIR]
+
+``--sd15-dir`` keeps the random model (about 2 GB) for the next run, or for batching.py.
 
 On a CPU one full-size UNet step takes seconds; pass --allow-cpu --size 64 to smoke-test.
 """
@@ -27,12 +29,12 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.sd15 import prepare_random_sd15
 from pipeline.config import PipelineConfig, load_config
 from pipeline.engine import Engine, Progress
 
@@ -69,9 +71,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--allow-cpu", action="store_true", help="sd15 mode without a GPU")
+    parser.add_argument(
+        "--sd15-dir", type=Path, default=None, help="sd15 mode: keep the random model here"
+    )
     arguments = parser.parse_args()
     if arguments.arch == "sd15":
-        benchmark_sd15(arguments.size, arguments.steps, arguments.rounds, arguments.allow_cpu)
+        benchmark_sd15(arguments)
     else:
         benchmark_batching(load_config(arguments.config, PipelineConfig), arguments)
 
@@ -102,15 +107,15 @@ def benchmark_batching(config: PipelineConfig, arguments: argparse.Namespace) ->
     print(f"batch 4 / batch 1: {batch4 / batch1:.2f}x")
 
 
-def benchmark_sd15(size: int, steps: int, rounds: int, allow_cpu: bool) -> None:
+def benchmark_sd15(arguments: argparse.Namespace) -> None:
     """Print denoising it/s at batch 1 with CFG for each optimisation switch."""
-    if not torch.cuda.is_available() and not allow_cpu:
+    if not torch.cuda.is_available() and not arguments.allow_cpu:
         sys.exit("the sd15 mode needs a CUDA GPU (or --allow-cpu with a small --size)")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     variants = GPU_VARIANTS if device == "cuda" else GPU_VARIANTS[:2]
+    size, steps, rounds = arguments.size, arguments.steps, arguments.rounds
     with tempfile.TemporaryDirectory() as folder:
-        model_dir = Path(folder) / "sd15-random"
-        build_random_sd15(model_dir)
+        model_dir = prepare_random_sd15(arguments.sd15_dir or Path(folder))
         print(f"SD 1.5 architecture, random weights, {size}x{size}, batch 1 with CFG, {device}")
         if device == "cuda":
             print(f"GPU: {torch.cuda.get_device_name()}")
@@ -170,82 +175,6 @@ def time_variant(
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     return statistics.median(rates), statistics.median(latencies)
-
-
-def build_random_sd15(folder: Path) -> None:
-    """Save a randomly initialised pipeline with SD 1.5's architecture (about 1 GB in fp16)."""
-    from diffusers import (  # noqa: PLC0415
-        AutoencoderKL,
-        EulerDiscreteScheduler,
-        StableDiffusionPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel  # noqa: PLC0415
-
-    from tests.pipeline.tiny_model import build_tokenizer  # noqa: PLC0415 - same offline vocab
-
-    tokenizer = build_tokenizer()
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=49408,
-            hidden_size=768,
-            intermediate_size=3072,
-            num_hidden_layers=12,
-            num_attention_heads=12,
-            max_position_embeddings=77,
-            hidden_act="quick_gelu",
-        )
-    )
-    unet = UNet2DConditionModel(**SD15_UNET)
-    vae = AutoencoderKL(**SD15_VAE)
-    scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
-    )
-    pipe: Any = StableDiffusionPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.to(torch.float16).save_pretrained(folder)
-
-
-# The published architecture of Stable Diffusion 1.5 (its UNet and VAE config.json files).
-SD15_UNET: dict[str, Any] = {
-    "sample_size": 64,
-    "in_channels": 4,
-    "out_channels": 4,
-    "layers_per_block": 2,
-    "block_out_channels": (320, 640, 1280, 1280),
-    "down_block_types": (
-        "CrossAttnDownBlock2D",
-        "CrossAttnDownBlock2D",
-        "CrossAttnDownBlock2D",
-        "DownBlock2D",
-    ),
-    "up_block_types": (
-        "UpBlock2D",
-        "CrossAttnUpBlock2D",
-        "CrossAttnUpBlock2D",
-        "CrossAttnUpBlock2D",
-    ),
-    "cross_attention_dim": 768,
-    "attention_head_dim": 8,
-}
-SD15_VAE: dict[str, Any] = {
-    "sample_size": 512,
-    "in_channels": 3,
-    "out_channels": 3,
-    "latent_channels": 4,
-    "layers_per_block": 2,
-    "block_out_channels": (128, 256, 512, 512),
-    "down_block_types": ("DownEncoderBlock2D",) * 4,
-    "up_block_types": ("UpDecoderBlock2D",) * 4,
-}
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ It prints images per second one job per call, batched up to the config's
 ``queue.max_batch_images``, and batched with every job in one call, and the ratios.
 
 On a GPU, ``--arch sd15 --size 512`` runs the same comparison on a randomly initialised
-full-size Stable Diffusion 1.5 (see ``sd15.py``; the config's model section is ignored)::
+full-size Stable Diffusion 1.5 (see ``sd15.py``; it replaces the config's ``model.path``)::
 
     python benchmarks/batching.py --arch sd15 --size 512 [--sd15-dir DIR]
 

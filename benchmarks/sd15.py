@@ -18,7 +18,7 @@ from diffusers import (
 )
 from transformers import CLIPTextConfig, CLIPTextModel
 
-# The tests' offline byte-level CLIP tokenizer: SD 1.5's vocabulary size, no download.
+# The tests' offline byte-level CLIP tokenizer (no download); its ids fit SD 1.5's embedding.
 from tests.pipeline.tiny_model import build_tokenizer
 
 if TYPE_CHECKING:

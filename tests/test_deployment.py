@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -93,3 +95,13 @@ def test_compose_reserves_a_gpu_and_keeps_data_and_models_on_volumes() -> None:
     assert "easel-data:/data" in service["volumes"]
     assert "easel-models:/data/models" in service["volumes"]
     assert "DISCORD_TOKEN" in service["environment"]
+
+
+def test_the_trainer_is_neither_installed_nor_copied_into_the_image() -> None:
+    """Leave training/ out of the installed packages and the image: no running bot uses it."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    included = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert (ROOT / "training" / "__main__.py").exists()
+    assert not any(fnmatch.fnmatch("training", pattern) for pattern in included)
+    copied = [shlex.split(arguments)[0] for arguments in instructions("COPY")]
+    assert not any(source.startswith("training") for source in copied)

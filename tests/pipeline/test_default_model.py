@@ -20,8 +20,8 @@ from PIL import Image
 
 from pipeline.config import PipelineConfig, load_config
 from pipeline.engine import Engine
-from pipeline.train_default.measure import measure_scene
-from pipeline.train_default.scenes import Scene, render
+from training.measure import measure_scene
+from training.scenes import Scene, render
 
 ROOT = Path(__file__).parents[2]
 

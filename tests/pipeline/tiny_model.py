@@ -18,7 +18,7 @@ from diffusers import (
 )
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-from pipeline.train_default.tokenizer import byte_vocabulary
+from training.tokenizer import byte_vocabulary
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pipeline.train_default.tokenizer import build_tokenizer
+from training.tokenizer import build_tokenizer
 
 if TYPE_CHECKING:
     from transformers import CLIPTokenizer

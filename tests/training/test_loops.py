@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import torch
 from diffusers import StableDiffusionPipeline
 
-from pipeline.train_default.export import assemble, save_model
-from pipeline.train_default.training import (
+from training.export import assemble, save_model
+from training.loops import (
     TrainingPlan,
     load_denoiser,
     tokenizer_for,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.train_default.scenes import ANCHORS, PALETTE
+from training.scenes import ANCHORS, PALETTE
 
 if TYPE_CHECKING:
     from PIL import Image

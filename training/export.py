@@ -8,14 +8,14 @@ import torch
 from diffusers import AutoencoderKL, StableDiffusionPipeline
 from PIL import Image
 
-from pipeline.train_default.architecture import shipped_scheduler
+from training.architecture import shipped_scheduler
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from transformers import CLIPTokenizer
 
-    from pipeline.train_default.training import Denoiser
+    from training.loops import Denoiser
 
 SAMPLE_PROMPTS = (
     "a red circle on a blue background",

@@ -24,15 +24,15 @@ from torch.nn import functional
 from tqdm import tqdm
 from transformers import CLIPTextModel, CLIPTokenizer
 
-from pipeline.train_default.architecture import (
+from training.architecture import (
     build_text_encoder,
     build_unet,
     build_vae,
     training_scheduler,
 )
-from pipeline.train_default.data import make_batch
-from pipeline.train_default.scenes import held_out_combinations
-from pipeline.train_default.tokenizer import build_tokenizer
+from training.data import make_batch
+from training.scenes import held_out_combinations
+from training.tokenizer import build_tokenizer
 
 if TYPE_CHECKING:
     from collections.abc import Callable

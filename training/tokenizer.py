@@ -16,8 +16,8 @@ from tokenizers import Tokenizer, models, trainers
 from tokenizers.pre_tokenizers import ByteLevel
 from transformers import CLIPTokenizer
 
-from pipeline.train_default.captions import caption
-from pipeline.train_default.scenes import random_scene
+from training.captions import caption
+from training.scenes import random_scene
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

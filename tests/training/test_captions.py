@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from pipeline.train_default.captions import SHAPE_WORDS, canonical_caption, caption
-from pipeline.train_default.scenes import Scene
+from training.captions import SHAPE_WORDS, canonical_caption, caption
+from training.scenes import Scene
 
 
 def test_the_canonical_caption_is_the_plain_sentence() -> None:

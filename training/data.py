@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from pipeline.train_default.captions import caption
-from pipeline.train_default.scenes import Scene, random_scene, render
+from training.captions import caption
+from training.scenes import Scene, random_scene, render
 
 if TYPE_CHECKING:
     import random

@@ -1,4 +1,4 @@
-"""``python -m pipeline.train_default.evaluate``: how well a model draws what it is asked.
+"""``python -m training.evaluate``: how well a model draws what it is asked.
 
 Draws every held-out colour × shape × background combination and as many seen ones, four
 images per prompt, through Easel's engine at its configured defaults and through plain
@@ -21,9 +21,9 @@ from PIL import Image
 
 from pipeline.config import PipelineConfig, load_config
 from pipeline.engine import Engine
-from pipeline.train_default.captions import canonical_caption
-from pipeline.train_default.measure import measure_scene
-from pipeline.train_default.scenes import Scene, all_combinations, held_out_combinations
+from training.captions import canonical_caption
+from training.measure import measure_scene
+from training.scenes import Scene, all_combinations, held_out_combinations
 
 Drawer = Callable[[str, int], list[Image.Image]]
 
@@ -132,9 +132,7 @@ def report(title: str, tallies: dict[str, Tally], seconds: float) -> str:
 
 def main() -> None:
     """Evaluate the model at the engine's defaults and at plain diffusers defaults."""
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.train_default.evaluate", description=__doc__
-    )
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__)
     parser.add_argument("--model", type=Path, default=Path("models/easel-tiny"))
     parser.add_argument(
         "--config", type=Path, default=Path("config.yaml"), help="for the engine's defaults"

@@ -6,8 +6,8 @@ import random
 
 from PIL import Image
 
-from pipeline.train_default.measure import measure_scene
-from pipeline.train_default.scenes import COLOURS, SHAPES, Scene, random_scene, render
+from training.measure import measure_scene
+from training.scenes import COLOURS, SHAPES, Scene, random_scene, render
 
 
 def test_every_colour_and_shape_is_read_back_from_a_clean_render() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from pipeline.train_default.scenes import (
+from training.scenes import (
     COLOURS,
     SHAPES,
     Scene,

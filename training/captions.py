@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import random
 
-    from pipeline.train_default.scenes import Scene
+    from training.scenes import Scene
 
 SHAPE_WORDS: dict[str, tuple[str, ...]] = {
     "circle": ("circle", "circle", "ball", "disc", "dot"),

@@ -1,4 +1,4 @@
-"""``python -m pipeline.train_default``: rebuild the built-in model from nothing.
+"""``python -m training``: rebuild the built-in model from nothing.
 
 Resumable: run the same command again after an interruption and it continues from the last
 checkpoint in ``--workdir``. ``--export-only`` writes the model from the latest checkpoint.
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from pipeline.train_default.export import assemble, sample_sheet, save_model
-from pipeline.train_default.training import (
+from training.export import assemble, sample_sheet, save_model
+from training.loops import (
     Denoiser,
     TrainingPlan,
     load_denoiser,
@@ -25,7 +25,7 @@ from pipeline.train_default.training import (
 
 def parse_arguments() -> argparse.Namespace:
     """Read the command line."""
-    parser = argparse.ArgumentParser(prog="python -m pipeline.train_default", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     parser.add_argument(
         "--output", type=Path, default=Path("models/easel-tiny"), help="model folder to write"
     )

@@ -41,7 +41,7 @@ from bot.store.jobs import SqliteJobStore
 from pipeline.config import PipelineConfig, QueueSettings, load_config
 from pipeline.engine import Engine
 from pipeline.jobs import job_cost
-from pipeline.queue import JobScheduler
+from pipeline.scheduler import JobScheduler
 
 if TYPE_CHECKING:
     from pipeline.request import GenerationRequest

@@ -156,7 +156,7 @@ async def run(config: BotConfig, token: str) -> int:
     from bot.store.jobs import SqliteJobStore  # noqa: PLC0415
     from pipeline.engine import Engine  # noqa: PLC0415
     from pipeline.jobs import job_cost  # noqa: PLC0415
-    from pipeline.queue import JobScheduler  # noqa: PLC0415
+    from pipeline.scheduler import JobScheduler  # noqa: PLC0415
 
     devices = config.queue.devices or (config.model.device,)
     engines = [

@@ -15,7 +15,7 @@ import discord
 if TYPE_CHECKING:
     import re
 
-    from bot.studio import Studio
+    from bot.actions import JobActions
 
 Button = discord.ui.Button[Any]
 
@@ -54,7 +54,7 @@ class JobButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Hand the press to the studio's handler for this action."""
-        studio: Studio = interaction.client.studio  # type: ignore[attr-defined]
+        studio: JobActions = interaction.client.studio  # type: ignore[attr-defined]
         await studio.press(interaction, self.action, self.job_id, self.arg)
 
 

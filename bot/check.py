@@ -25,7 +25,7 @@ SKIPPED = None
 
 
 @dataclass(frozen=True)
-class Outcome:
+class CheckResult:
     """One line of the report."""
 
     name: str
@@ -40,57 +40,57 @@ class Outcome:
         return f"{line}\n  fix: {self.fix}" if self.fix and not self.passed else line
 
 
-async def run_checks(config_path: Path, token: str) -> list[Outcome]:
+async def run_checks(config_path: Path, token: str) -> list[CheckResult]:
     """Run every check in order and return the report's lines."""
     from bot.config import load_bot_config  # noqa: PLC0415
 
     try:
         config = load_bot_config(config_path)
     except ConfigError as error:
-        return [Outcome("config", False, str(error), "correct the keys named above")]
-    outcomes = [Outcome("config", True, f"{config_path} is valid")]
-    outcomes.append(await asyncio.to_thread(_check_data_dir, config))
-    outcomes.append(await _check_database(config))
+        return [CheckResult("config", False, str(error), "correct the keys named above")]
+    results = [CheckResult("config", True, f"{config_path} is valid")]
+    results.append(await asyncio.to_thread(_check_data_dir, config))
+    results.append(await _check_database(config))
     engine, loaded = await asyncio.to_thread(_load_model, config)
-    outcomes.append(loaded)
+    results.append(loaded)
     if engine is not None:
-        outcomes.append(await asyncio.to_thread(_check_generation, engine))
-    outcomes.append(await _check_token(token))
-    return outcomes
+        results.append(await asyncio.to_thread(_check_generation, engine))
+    results.append(await _check_token(token))
+    return results
 
 
-def report(outcomes: list[Outcome]) -> tuple[str, bool]:
+def report(results: list[CheckResult]) -> tuple[str, bool]:
     """Return the printed report and whether everything passed."""
-    failed = sum(1 for outcome in outcomes if outcome.passed is False)
-    lines = [outcome.render() for outcome in outcomes]
+    failed = sum(1 for result in results if result.passed is False)
+    lines = [result.render() for result in results]
     lines.append("All checks passed." if not failed else f"{failed} check(s) failed.")
     return "\n".join(lines), not failed
 
 
-def _check_data_dir(config: BotConfig) -> Outcome:
+def _check_data_dir(config: BotConfig) -> CheckResult:
     """Check that the data directory exists (or can be made) and can be written."""
     try:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=config.data_dir):
             pass
     except OSError as error:
-        return Outcome(
+        return CheckResult(
             "data dir",
             False,
             f"cannot write to {config.data_dir}: {error.strerror}",
             "give the bot's user write access, or point EASEL_DATA_DIR elsewhere",
         )
-    return Outcome("data dir", True, f"{config.data_dir} is writable")
+    return CheckResult("data dir", True, f"{config.data_dir} is writable")
 
 
-async def _check_database(config: BotConfig) -> Outcome:
+async def _check_database(config: BotConfig) -> CheckResult:
     """Open and migrate the database, and count its jobs."""
     from bot.store.database import Database  # noqa: PLC0415
 
     try:
         database = await Database.open(config.database_path)
     except Exception as error:
-        return Outcome(
+        return CheckResult(
             "database",
             False,
             f"{config.database_path}: {error}",
@@ -102,10 +102,10 @@ async def _check_database(config: BotConfig) -> Outcome:
         jobs = row[0] if row else 0
     finally:
         await database.close()
-    return Outcome("database", True, f"schema version {version}, {jobs} job(s) stored")
+    return CheckResult("database", True, f"schema version {version}, {jobs} job(s) stored")
 
 
-def _load_model(config: BotConfig) -> tuple[Engine | None, Outcome]:
+def _load_model(config: BotConfig) -> tuple[Engine | None, CheckResult]:
     """Load the model as the bot would."""
     from pipeline.engine import Engine  # noqa: PLC0415
 
@@ -113,40 +113,40 @@ def _load_model(config: BotConfig) -> tuple[Engine | None, Outcome]:
         engine = Engine.from_config(config)
     except ModelLoadError as error:
         first, _, hint = str(error).partition("\n")
-        return None, Outcome("model", False, first, hint or "check model.path in the config")
+        return None, CheckResult("model", False, first, hint or "check model.path in the config")
     model = engine.model
     detail = (
         f"{model.name} on {model.device} ({str(model.dtype).removeprefix('torch.')}), "
         f"loaded in {model.load_seconds:.1f} s"
     )
-    return engine, Outcome("model", True, detail)
+    return engine, CheckResult("model", True, detail)
 
 
-def _check_generation(engine: Engine) -> Outcome:
+def _check_generation(engine: Engine) -> CheckResult:
     """Draw one small image end to end."""
     request = replace(engine.parse("a test image --seed 1"), num_images=1, steps=4)
     started = time.perf_counter()
     try:
         result = engine.generate(request)
     except Exception as error:
-        return Outcome(
+        return CheckResult(
             "generation",
             False,
             f"drawing a test image failed: {type(error).__name__}: {error}",
             "see the log for the traceback; try model.dtype: float32 or a memory saver",
         )
     width, height = result.images[0].size
-    return Outcome(
+    return CheckResult(
         "generation",
         True,
         f"drew a {width}×{height} test image in {time.perf_counter() - started:.1f} s",
     )
 
 
-async def _check_token(token: str) -> Outcome:
+async def _check_token(token: str) -> CheckResult:
     """Log in to Discord with the token, if one is set, and name the bot it belongs to."""
     if not token:
-        return Outcome("token", SKIPPED, "DISCORD_TOKEN is not set (the bot needs it to run)")
+        return CheckResult("token", SKIPPED, "DISCORD_TOKEN is not set (the bot needs it to run)")
     import discord  # noqa: PLC0415
 
     client = discord.Client(intents=discord.Intents.none())
@@ -154,16 +154,16 @@ async def _check_token(token: str) -> Outcome:
         await client.login(token)
         application = await client.application_info()
     except discord.LoginFailure:
-        return Outcome(
+        return CheckResult(
             "token",
             False,
             "Discord rejected the token in DISCORD_TOKEN",
             "reset the token (Developer Portal → your application → Bot) and set it again",
         )
     except (discord.HTTPException, OSError) as error:
-        return Outcome(
+        return CheckResult(
             "token", False, f"could not reach Discord: {error}", "check the network and try again"
         )
     finally:
         await client.close()
-    return Outcome("token", True, f"valid: logged in as {client.user} ({application.name})")
+    return CheckResult("token", True, f"valid: logged in as {client.user} ({application.name})")

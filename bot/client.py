@@ -12,19 +12,19 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.actions import JobActions, Services
 from bot.buttons import JobButton
 from bot.cogs.guide import GuideCog
 from bot.cogs.imagine import ImagineCog
 from bot.cogs.moderation import ModerationCog
-from bot.guard import Guard
+from bot.delivery import JobDelivery
 from bot.health import beat_forever, write_heartbeat
 from bot.maintenance import Maintenance
 from bot.moderation.image_safety import NudeNetClassifier
-from bot.presenter import Presenter
+from bot.moderation.service import ModerationService
 from bot.store.deliveries import DeliveryStore
 from bot.store.jobs import SqliteJobStore
 from bot.store.moderation import ModerationStore
-from bot.studio import Services, Studio
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from bot.moderation.image_safety import SafetyClassifier
     from bot.store.database import Database
     from pipeline.engine import Engine
-    from pipeline.queue import JobScheduler
+    from pipeline.scheduler import JobScheduler
 
 logger = logging.getLogger(__name__)
 
@@ -73,15 +73,15 @@ class EaselBot(commands.Bot):
         self.moderation = ModerationStore(database)
         if classifier is None and config.moderation.image_check:
             classifier = NudeNetClassifier(config.moderation.safety_threshold)
-        self.guard = Guard(config, self.moderation, self, classifier, clock=clock)
-        self.presenter = Presenter(
+        self.guard = ModerationService(config, self.moderation, self, classifier, clock=clock)
+        self.presenter = JobDelivery(
             self,
             self.deliveries,
             self.guard,
             progress_interval=config.discord.progress_interval,
             clock=clock,
         )
-        self.studio = Studio(
+        self.studio = JobActions(
             Services(
                 config=config,
                 engine=engine,

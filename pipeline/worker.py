@@ -14,19 +14,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from pipeline.batch_runner import Failed, Interrupted, RequestOutcome, Succeeded, run_batch
 from pipeline.images import save_outputs
 from pipeline.jobs import JobEvent, JobRecord, JobResult, job_cost
-from pipeline.runner import Failed, Interrupted, Outcome, Succeeded, run_batch
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
+    from pipeline.batch_runner import BatchEngine
     from pipeline.engine import GenerationResult, Progress
     from pipeline.handles import JobHandle
     from pipeline.jobs import JobStatus, JobStore
     from pipeline.pace import PaceEstimator
-    from pipeline.runner import BatchEngine
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ class EngineWorker:
         for job, outcome in zip(jobs, outcomes, strict=True):
             await self._settle(job, outcome, timed_out=timed_out)
 
-    async def _settle(self, job: ActiveJob, outcome: Outcome, *, timed_out: bool) -> None:
+    async def _settle(self, job: ActiveJob, outcome: RequestOutcome, *, timed_out: bool) -> None:
         """Record how one job of the batch ended."""
         if job.canceled:
             return  # already stored and announced when it was canceled

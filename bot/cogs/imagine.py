@@ -9,14 +9,14 @@ from discord import app_commands
 from discord.ext import commands
 
 if TYPE_CHECKING:
-    from bot.studio import Studio
+    from bot.actions import JobActions
 
 
 @app_commands.guild_only()
 class ImagineCog(commands.Cog):
     """Draw images, look up a job's parameters, and see or cancel queued jobs."""
 
-    def __init__(self, studio: Studio) -> None:
+    def __init__(self, studio: JobActions) -> None:
         self.studio = studio
 
     @app_commands.command(name="imagine", description="Draw four images from a prompt")

@@ -12,15 +12,15 @@ if TYPE_CHECKING:
     from bot.store.database import Database
     from pipeline.jobs import JobRecord
 
-Outcome = Literal["done", "failed", "canceled", "undeliverable"]
+DeliveryOutcome = Literal["done", "failed", "canceled", "undeliverable"]
 
 
 @dataclass(frozen=True)
-class Delivery:
+class DeliveryRecord:
     """A delivered outcome: the message that shows it (if any) and when."""
 
     job_id: str
-    outcome: Outcome
+    outcome: DeliveryOutcome
     channel_id: int | None
     message_id: int | None
     delivered_at: float
@@ -35,7 +35,7 @@ class DeliveryStore:
     async def record(
         self,
         job_id: str,
-        outcome: Outcome,
+        outcome: DeliveryOutcome,
         *,
         channel_id: int | None = None,
         message_id: int | None = None,
@@ -53,7 +53,7 @@ class DeliveryStore:
             ),
         )
 
-    async def get(self, job_id: str) -> Delivery | None:
+    async def get(self, job_id: str) -> DeliveryRecord | None:
         """Return a job's delivery, if it was delivered."""
         row = await self._db.fetch_one(
             "SELECT job_id, outcome, channel_id, message_id, delivered_at FROM deliveries "
@@ -62,7 +62,7 @@ class DeliveryStore:
         )
         if row is None:
             return None
-        return Delivery(
+        return DeliveryRecord(
             job_id=row["job_id"],
             outcome=row["outcome"],
             channel_id=None if row["channel_id"] is None else int(row["channel_id"]),

@@ -13,14 +13,14 @@ from bot.store.database import Database
 from bot.store.jobs import SqliteJobStore
 from pipeline.engine import Engine
 from pipeline.jobs import job_cost
-from pipeline.queue import JobScheduler
+from pipeline.scheduler import JobScheduler
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
     from pathlib import Path
 
     from bot.moderation.image_safety import SafetyClassifier
-    from pipeline.runner import BatchEngine
+    from pipeline.batch_runner import BatchEngine
     from tests.fakediscord.emulator import DiscordEmulator
     from tests.fakediscord.models import MessageRecord
 

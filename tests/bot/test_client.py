@@ -54,10 +54,10 @@ async def test_commands_arriving_during_shutdown_are_told_to_retry(
 ) -> None:
     """Answer a command that arrives while the bot is stopping, privately, with a retry hint."""
     async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)) as easel:
-        easel.bot.studio.closing = True
+        easel.bot.actions.closing = True
         handle = await emulator.invoke_slash("imagine", {"prompt": "too late"})
         message = await handle.wait_for_original()
-        easel.bot.studio.closing = False
+        easel.bot.actions.closing = False
     assert message.ephemeral
     assert "restarting" in message.content
 

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 
     from pipeline.engine import Progress
     from pipeline.jobs import JobRecord
-    from pipeline.queue import QueueEntry
     from pipeline.request import GenerationRequest
+    from pipeline.scheduler import QueueEntry
 
 PROMPT_SHOWN_CHARS = 900
 _KIND_TITLES = {

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 import discord
 
-from bot import render
+from bot import messages
 from bot.permissions import is_moderator
 from pipeline.errors import InputImageError, UserError
 from pipeline.images import ALLOWED_FORMATS, decode_input_image
@@ -30,13 +30,13 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from bot.config import BotConfig
-    from bot.guard import Guard
-    from bot.presenter import Presenter
+    from bot.delivery import JobDelivery
+    from bot.moderation.service import ModerationService
     from bot.store.jobs import SqliteJobStore
     from pipeline.engine import Engine, VariationStrength
     from pipeline.jobs import JobRecord
-    from pipeline.queue import JobScheduler
     from pipeline.request import GenerationRequest
+    from pipeline.scheduler import JobScheduler
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -47,13 +47,13 @@ RESTARTING = "Easel is restarting and takes no new work right now; try again in 
 
 
 def guarded(
-    method: Callable[Concatenate[Studio, discord.Interaction, P], Coroutine[Any, Any, None]],
-) -> Callable[Concatenate[Studio, discord.Interaction, P], Coroutine[Any, Any, None]]:
+    method: Callable[Concatenate[JobActions, discord.Interaction, P], Coroutine[Any, Any, None]],
+) -> Callable[Concatenate[JobActions, discord.Interaction, P], Coroutine[Any, Any, None]]:
     """Answer user errors ephemerally and unexpected ones with an apology and an error id."""
 
     @functools.wraps(method)
     async def wrapper(
-        self: Studio, interaction: discord.Interaction, /, *args: P.args, **kwargs: P.kwargs
+        self: JobActions, interaction: discord.Interaction, /, *args: P.args, **kwargs: P.kwargs
     ) -> None:
         if self.closing:
             await self.refuse(interaction, RESTARTING)
@@ -88,12 +88,12 @@ class Services:
     engine: Engine
     scheduler: JobScheduler
     jobs: SqliteJobStore
-    presenter: Presenter
-    guard: Guard
+    presenter: JobDelivery
+    guard: ModerationService
     clock: Callable[[], float] = time.time
 
 
-class Studio:
+class JobActions:
     """Handle /imagine, the buttons, /info and /queue."""
 
     def __init__(self, services: Services) -> None:
@@ -230,7 +230,7 @@ class Studio:
             raise UserError(
                 f"There is no job `{job_id[:40]}`. The id is at the bottom of each result."
             )
-        await interaction.response.send_message(embed=render.info_embed(job), ephemeral=True)
+        await interaction.response.send_message(embed=messages.info_embed(job), ephemeral=True)
 
     @guarded
     async def show_queue(self, interaction: discord.Interaction) -> None:
@@ -249,7 +249,7 @@ class Studio:
         for number, entry in enumerate(shown, start=1):
             view.add_item(cancel_button(entry.job_id, f"Cancel {number}"))
         await interaction.response.send_message(
-            render.queue_listing(
+            messages.queue_listing(
                 shown, scheduler.running, scheduler.waiting, show_owners=moderator
             ),
             view=view if shown else discord.utils.MISSING,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot import render
+from bot import messages
 from bot.buttons import grid_view, upscale_view
 from bot.result_image import encode_to_fit
 from pipeline.images import make_grid
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
     from PIL import Image
 
-    from bot.guard import Guard, Screened
-    from bot.store.deliveries import DeliveryStore, Outcome
+    from bot.moderation.service import ModerationService, Screened
+    from bot.store.deliveries import DeliveryOutcome, DeliveryStore
     from pipeline.handles import JobHandle
     from pipeline.jobs import JobEvent, JobRecord
 
@@ -83,14 +83,14 @@ class Target:
         return now - self.token_issued_at < TOKEN_LIFETIME - TOKEN_SAFETY_MARGIN
 
 
-class Presenter:
+class JobDelivery:
     """Follow jobs' events and deliver their outcomes for one bot."""
 
     def __init__(
         self,
         client: discord.Client,
         deliveries: DeliveryStore,
-        guard: Guard,
+        guard: ModerationService,
         *,
         progress_interval: float,
         clock: Callable[[], float] = time.time,
@@ -174,9 +174,9 @@ class Presenter:
         if target.message_id is None or not target.token_usable(self._clock()):
             return  # progress is a courtesy; the outcome will arrive as a channel message
         if event.kind == "queued":
-            content, files = render.queued_text(job, event.position), []
+            content, files = messages.queued_text(job, event.position), []
         else:
-            content = render.progress_text(job, event.progress)
+            content = messages.progress_text(job, event.progress)
             files = [_preview_file(list(previews))] if previews else []
         with contextlib.suppress(discord.HTTPException):
             await self._webhook(target).edit_message(
@@ -223,24 +223,24 @@ class Presenter:
                 io.BytesIO(encoded.data), filename=encoded.filename, spoiler=screened.spoiler
             )
 
-        text = render.done_text(job)
+        text = messages.done_text(job)
         if screened.withheld:
-            text += render.withheld_note(len(screened.withheld), len(images))
+            text += messages.withheld_note(len(screened.withheld), len(images))
         await self._send(job, target, text, "done", file=file, view=view)
 
     async def _deliver_end(self, job: JobRecord, kind: str, reason: str) -> None:
         """Tell the owner that a job failed or was canceled, and why."""
         if kind == "canceled":
-            await self._send(job, Target.of(job), render.canceled_text(job, reason), "canceled")
+            await self._send(job, Target.of(job), messages.canceled_text(job, reason), "canceled")
         else:
-            await self._send(job, Target.of(job), render.failed_text(job, reason), "failed")
+            await self._send(job, Target.of(job), messages.failed_text(job, reason), "failed")
 
     async def _send(
         self,
         job: JobRecord,
         target: Target,
         content: str,
-        outcome: Outcome,
+        outcome: DeliveryOutcome,
         *,
         file: Callable[[], discord.File] | None = None,
         view: discord.ui.View | None = None,
@@ -268,7 +268,7 @@ class Presenter:
         job: JobRecord,
         target: Target,
         content: str,
-        outcome: Outcome,
+        outcome: DeliveryOutcome,
         *,
         file: Callable[[], discord.File] | None,
         view: discord.ui.View | None,

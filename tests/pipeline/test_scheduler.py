@@ -12,6 +12,7 @@ import pytest
 
 from bot.store.database import Database
 from bot.store.jobs import SqliteJobStore
+from pipeline.batch_runner import OUT_OF_MEMORY_MESSAGE
 from pipeline.config import QueueSettings
 from pipeline.jobs import (
     JobCanceledError,
@@ -21,8 +22,7 @@ from pipeline.jobs import (
     QueueFullError,
     job_cost,
 )
-from pipeline.queue import JobScheduler
-from pipeline.runner import OUT_OF_MEMORY_MESSAGE
+from pipeline.scheduler import JobScheduler
 from tests.pipeline.faulty_engine import FaultyEngine
 
 if TYPE_CHECKING:

@@ -51,7 +51,7 @@ class Screened:
     spoiler: bool
 
 
-class Guard:
+class ModerationService:
     """Apply a guild's moderation to the people, prompts and images passing through."""
 
     def __init__(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipeline.engine import batch_key
-from pipeline.fairness import FairQueue, Waiting
+from pipeline.fair_queue import FairQueue, Waiting
 from pipeline.handles import JobHandle
 from pipeline.jobs import (
     JobEvent,
@@ -34,10 +34,10 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
+    from pipeline.batch_runner import BatchEngine
     from pipeline.config import QueueSettings
     from pipeline.jobs import JobStatus, JobStore
     from pipeline.request import GenerationRequest
-    from pipeline.runner import BatchEngine
 
 logger = logging.getLogger(__name__)
 

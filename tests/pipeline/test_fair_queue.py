@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from pipeline.fairness import FairQueue, Waiting
+from pipeline.fair_queue import FairQueue, Waiting
 
 QUANTUM = 100.0
 

@@ -1,6 +1,6 @@
 """A process running the real scheduler on SQLite, for the kill -9 crash-recovery test.
 
-``python -m tests.pipeline.queue_process --db D --model M --outputs O [--submit N]`` recovers
+``python -m tests.pipeline.scheduler_process --db D --model M --outputs O [--submit N]`` recovers
 what the database holds, optionally submits N jobs, and reports each step on stdout:
 ``accepted ID`` once a submission is committed, ``drawing ID`` at a job's first step, then
 ``done ID`` or ``failed ID MESSAGE``. It exits when every job it knows of has finished.
@@ -18,7 +18,7 @@ from bot.store.jobs import SqliteJobStore
 from pipeline.config import PipelineConfig, QueueSettings
 from pipeline.engine import Engine
 from pipeline.jobs import JobFailedError, job_cost
-from pipeline.queue import JobScheduler
+from pipeline.scheduler import JobScheduler
 
 if TYPE_CHECKING:
     from pipeline.handles import JobHandle

@@ -3,7 +3,7 @@
 This runs on the engine's worker thread. Out-of-memory frees what it can and retries once
 with the batch split into single images (each image is identical either way, because each
 has its own seed); any other error in a batch of several jobs is isolated by running each job
-alone, so one bad job cannot fail its neighbours. What comes back is one :data:`Outcome` per
+alone, so one bad job cannot fail its neighbours. What comes back is one :data:`RequestOutcome` per
 request, never an exception.
 """
 
@@ -66,7 +66,7 @@ class Interrupted:
     """The call was stopped between steps (cancel, timeout or shutdown)."""
 
 
-Outcome = Succeeded | Failed | Interrupted
+RequestOutcome = Succeeded | Failed | Interrupted
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -88,7 +88,7 @@ def run_batch(
     progress: Callable[[Progress], None] | None,
     cancel: Callable[[], bool],
     reference: str,
-) -> list[Outcome]:
+) -> list[RequestOutcome]:
     """Run ``requests`` in one call, falling back as described above; never raise."""
     try:
         results = engine.generate_batch(requests, progress=progress, cancel=cancel)
@@ -114,7 +114,7 @@ def _run_split(
     request: GenerationRequest,
     cancel: Callable[[], bool],
     reference: str,
-) -> Outcome:
+) -> RequestOutcome:
     """Run one request image by image, after an out-of-memory error."""
     images = []
     duration = 0.0

@@ -20,7 +20,7 @@ def start(tmp_path: Path, model: Path, *extra: str) -> subprocess.Popen[str]:
         [
             sys.executable,
             "-m",
-            "tests.pipeline.queue_process",
+            "tests.pipeline.scheduler_process",
             "--db",
             str(tmp_path / "easel.db"),
             "--model",

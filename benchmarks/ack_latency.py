@@ -119,7 +119,7 @@ async def paired_end_to_end_times(
                     handle = await emulator.invoke_slash("imagine", {"prompt": prompt}, user=member)
                     message = await handle.wait_for_original(is_result, timeout=120)
                     e2e.append(message.current.at - handle.created_at)
-                    job = await easel.jobs.get(message.custom_ids()[0].split(":")[2])
+                    job = await easel.stores.jobs.get(message.custom_ids()[0].split(":")[2])
                     assert job is not None
                     started = time.perf_counter()
                     await asyncio.to_thread(engine.generate, job.request)

@@ -1,4 +1,7 @@
-"""``python -m bot [--config PATH]``: wire config, logging, database, engine, queue and bot.
+"""``python -m bot [--config PATH]``: parse the command line, build Easel, run it until stopped.
+
+Everything is built by the composition root, :mod:`bot.app`; this module only chooses what
+to run and turns the outcome into an exit code.
 
 The token comes only from the DISCORD_TOKEN environment variable. SIGTERM and SIGINT stop the
 bot cleanly: running jobs finish or are interrupted within the grace period (and run again at
@@ -79,15 +82,13 @@ def serve(config_path: Path, token: str) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    from bot.app import configure  # noqa: PLC0415 - heavy imports only when serving
+
     try:
-        config = load_bot_config(config_path)
+        config = configure(config_path, token)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    from bot.logs import setup_logging  # noqa: PLC0415 - after the config is known
-
-    setup_logging(config, token)
     try:
         return asyncio.run(run(config, token))
     except ModelLoadError as error:
@@ -151,42 +152,21 @@ async def run(config: BotConfig, token: str) -> int:
     """Start everything, wait for a stop signal or a fatal error, and stop cleanly."""
     import discord  # noqa: PLC0415 - heavy imports only once the config is valid
 
-    from bot.client import EaselBot  # noqa: PLC0415
-    from bot.store.database import Database  # noqa: PLC0415
-    from bot.store.jobs import SqliteJobStore  # noqa: PLC0415
-    from pipeline.engine import Engine  # noqa: PLC0415
-    from pipeline.jobs import job_cost  # noqa: PLC0415
-    from pipeline.scheduler import JobScheduler  # noqa: PLC0415
+    from bot.app import build_app, load_engines  # noqa: PLC0415
 
-    devices = config.queue.devices or (config.model.device,)
-    engines = [
-        await asyncio.to_thread(
-            Engine.from_config,
-            config.model_copy(update={"model": config.model.model_copy(update={"device": device})}),
-        )
-        for device in devices
-    ]
-    logger.info("model %s ready on %s", config.model.path, ", ".join(devices))
-    database = await Database.open(config.database_path)
+    engines = await asyncio.to_thread(load_engines, config)
+    app = await build_app(config, engines)
     try:
-        scheduler = JobScheduler(
-            engines,
-            SqliteJobStore(database),
-            config.queue,
-            output_dir=config.outputs_dir,
-            quantum=job_cost(engines[0].parse("a default job")),
-        )
-        bot = EaselBot(config=config, engine=engines[0], scheduler=scheduler, database=database)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signal_number, stop.set)
-        connection = asyncio.create_task(bot.start(token))
+        connection = asyncio.create_task(app.bot.start(token))
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait([connection, stopping], return_when=asyncio.FIRST_COMPLETED)
         if connection.done() and connection.exception() is not None:
             error = connection.exception()
-            await bot.shutdown()
+            await app.shutdown()
             if isinstance(error, discord.LoginFailure):
                 print(
                     f"error: Discord rejected the token in {TOKEN_ENV}; reset it in the "
@@ -197,13 +177,13 @@ async def run(config: BotConfig, token: str) -> int:
             logger.error("the bot stopped with an error", exc_info=error)
             return EXIT_FAILURE
         logger.info("stopping: finishing or interrupting running jobs")
-        await bot.shutdown()
+        await app.shutdown()
         stopping.cancel()
         await asyncio.gather(connection, return_exceptions=True)
         logger.info("stopped cleanly")
         return EXIT_OK
     finally:
-        await database.close()
+        await app.close()
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
-"""The bot's use cases: turn Discord actions into queued jobs, and answer everything else.
+"""The bot's use cases: turn commands and buttons into queued jobs, and manage those jobs.
 
-Commands and buttons call these methods. Each one acknowledges the interaction first (within
-Discord's 3 seconds, before any database or model work), turns user mistakes into an
-ephemeral message that says what to do, and turns anything unexpected into a logged
-traceback and a short apology with an error id: no interaction is ever left "thinking".
+Each use case acknowledges the interaction first (within Discord's 3 seconds, before any
+database or model work) and ends through the one error path (:mod:`bot.replies`), so no
+interaction is ever left "thinking". While the bot shuts down, new actions are refused and
+those in flight are waited for (:class:`InFlight`).
 """
 
 from __future__ import annotations
@@ -11,16 +11,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import secrets
-import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import discord
 
 from bot import messages
-from bot.permissions import is_moderator
+from bot.buttons import ButtonAction, JobButtons, Press
+from bot.job_context import JobContext, JobKind
+from bot.permissions import Actor
+from bot.replies import answer_error, reply_privately
 from pipeline.errors import InputImageError, UserError
 from pipeline.images import ALLOWED_FORMATS, decode_input_image
 from pipeline.request import parse_request
@@ -29,9 +30,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
     from pathlib import Path
 
-    from bot.config import BotConfig
     from bot.delivery import JobDelivery
-    from bot.moderation.service import ModerationService
+    from bot.moderation.gate import ModerationGate
     from bot.store.jobs import SqliteJobStore
     from pipeline.engine import Engine, VariationStrength
     from pipeline.jobs import JobRecord
@@ -46,62 +46,25 @@ GONE = "This image is no longer available (it was deleted or has expired)."
 RESTARTING = "Easel is restarting and takes no new work right now; try again in a minute."
 
 
-def guarded(
-    method: Callable[Concatenate[JobActions, discord.Interaction, P], Coroutine[Any, Any, None]],
-) -> Callable[Concatenate[JobActions, discord.Interaction, P], Coroutine[Any, Any, None]]:
-    """Answer user errors ephemerally and unexpected ones with an apology and an error id."""
+class InFlight:
+    """Count actions in flight, so a shutdown can refuse new ones and wait for the rest."""
 
-    @functools.wraps(method)
-    async def wrapper(
-        self: JobActions, interaction: discord.Interaction, /, *args: P.args, **kwargs: P.kwargs
-    ) -> None:
-        if self.closing:
-            await self.refuse(interaction, RESTARTING)
-            return
-        self._active += 1
-        self._idle.clear()
-        try:
-            await method(self, interaction, *args, **kwargs)
-        except UserError as error:
-            await self.refuse(interaction, str(error))
-        except Exception:
-            reference = secrets.token_hex(4)
-            logger.exception(
-                "error %s in %s for user %s", reference, method.__name__, interaction.user.id
-            )
-            await self.refuse(
-                interaction, f"Sorry, something went wrong on our side (error id `{reference}`)."
-            )
-        finally:
-            self._active -= 1
-            if not self._active:
-                self._idle.set()
-
-    return wrapper
-
-
-@dataclass(frozen=True)
-class Services:
-    """What the studio works with; built once at start-up."""
-
-    config: BotConfig
-    engine: Engine
-    scheduler: JobScheduler
-    jobs: SqliteJobStore
-    presenter: JobDelivery
-    guard: ModerationService
-    clock: Callable[[], float] = time.time
-
-
-class JobActions:
-    """Handle /imagine, the buttons, /info and /queue."""
-
-    def __init__(self, services: Services) -> None:
-        self._s = services
+    def __init__(self) -> None:
         self.closing = False
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
+
+    def enter(self) -> None:
+        """Count an action that starts."""
+        self._active += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        """Count an action that ended."""
+        self._active -= 1
+        if not self._active:
+            self._idle.set()
 
     async def close(self, *, drain_seconds: float) -> None:
         """Refuse new actions and wait (up to ``drain_seconds``) for those in flight."""
@@ -110,6 +73,72 @@ class JobActions:
             await asyncio.wait_for(self._idle.wait(), drain_seconds)
         except TimeoutError:
             logger.warning("%d action(s) still running at shutdown", self._active)
+
+
+class _Guarded(Protocol):
+    """A class whose use cases are counted by an :class:`InFlight`."""
+
+    in_flight: InFlight
+
+
+G = TypeVar("G", bound=_Guarded)
+
+
+def guarded(
+    method: Callable[Concatenate[G, discord.Interaction, P], Coroutine[Any, Any, None]],
+) -> Callable[Concatenate[G, discord.Interaction, P], Coroutine[Any, Any, None]]:
+    """Refuse while closing, count the action, and end every failure in the one error path."""
+
+    @functools.wraps(method)
+    async def wrapper(
+        self: G, interaction: discord.Interaction, /, *args: P.args, **kwargs: P.kwargs
+    ) -> None:
+        if self.in_flight.closing:
+            await reply_privately(interaction, RESTARTING)
+            return
+        self.in_flight.enter()
+        try:
+            await method(self, interaction, *args, **kwargs)
+        except Exception as error:
+            await answer_error(interaction, error, method.__name__)
+        finally:
+            self.in_flight.leave()
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class ActionServices:
+    """What the use cases work with; built once by the composition root."""
+
+    engine: Engine
+    scheduler: JobScheduler
+    jobs: SqliteJobStore
+    delivery: JobDelivery
+    moderation: ModerationGate
+    buttons: JobButtons
+    inputs_dir: Path
+    moderator_role: str | None
+    clock: Callable[[], float]
+
+
+class JobActions:
+    """Handle /imagine, the buttons, /info and /queue."""
+
+    def __init__(self, services: ActionServices, in_flight: InFlight) -> None:
+        self._s = services
+        self.in_flight = in_flight
+
+    def register_buttons(self, buttons: JobButtons) -> None:
+        """Give each button action its handler."""
+        buttons.on(ButtonAction.UPSCALE, lambda i, p: self.upscale(i, p.job_id, int(p.arg)))
+        buttons.on(
+            ButtonAction.VARY_STRONG, lambda i, p: self.vary(i, p.job_id, int(p.arg), "strong")
+        )
+        buttons.on(ButtonAction.VARY, self._vary_upscaled)
+        buttons.on(ButtonAction.REROLL, lambda i, p: self.reroll(i, p.job_id))
+        buttons.on(ButtonAction.DELETE, lambda i, p: self.delete(i, p.job_id))
+        buttons.on(ButtonAction.CANCEL, lambda i, p: self.cancel(i, p.job_id))
 
     # Starting jobs -------------------------------------------------------------------------
 
@@ -123,22 +152,22 @@ class JobActions:
     ) -> None:
         """Queue a new grid from a prompt (and an optional image prompt)."""
         self._precheck(prompt, negative or "", image)
-        placeholder = await self._acknowledge(interaction)
+        placeholder = await _acknowledge(interaction)
         # Moderate before downloading anything a banned user or blocked prompt came with.
         await self._moderate(interaction, [prompt, negative or ""])
         init = await self._save_attachment(image) if image else None
         request = self._s.engine.parse(prompt, negative_prompt=negative or "", init_image=init)
-        await self._submit(interaction, request, placeholder, kind="imagine", moderated=True)
+        await self._submit(interaction, request, placeholder, JobKind.IMAGINE, moderated=True)
 
     @guarded
     async def upscale(self, interaction: discord.Interaction, job_id: str, index: int) -> None:
         """Queue a 2× upscale of image ``index`` of a grid."""
-        placeholder = await self._acknowledge(interaction)
+        placeholder = await _acknowledge(interaction)
         source, image = await self._source_image(job_id, index)
         seed = source.request.seeds[index - 1] if index <= len(source.request.seeds) else None
         request = self._s.engine.upscale_request(source.request, image, seed=seed)
         await self._submit(
-            interaction, request, placeholder, kind="upscale", source=source, source_index=index
+            interaction, request, placeholder, JobKind.UPSCALE, source=source, source_index=index
         )
 
     @guarded
@@ -150,14 +179,14 @@ class JobActions:
         strength: VariationStrength,
     ) -> None:
         """Queue four variations of image ``index``."""
-        placeholder = await self._acknowledge(interaction)
+        placeholder = await _acknowledge(interaction)
         source, image = await self._source_image(job_id, index)
         request = self._s.engine.variation_request(source.request, image, strength=strength)
         await self._submit(
             interaction,
             request,
             placeholder,
-            kind="variation",
+            JobKind.VARIATION,
             source=source,
             source_index=index,
             strength=strength,
@@ -166,43 +195,26 @@ class JobActions:
     @guarded
     async def reroll(self, interaction: discord.Interaction, job_id: str) -> None:
         """Queue the same job again with a new seed."""
-        placeholder = await self._acknowledge(interaction)
+        placeholder = await _acknowledge(interaction)
         source = await self._source(job_id)
         request = self._s.engine.reroll_request(source.request)
-        kind = str(source.context.get("kind", "imagine"))
-        await self._submit(
-            interaction,
-            request,
-            placeholder,
-            kind="reroll" if kind == "imagine" else kind,
-            source=source,
-        )
+        kind = JobContext.of(source).kind
+        kind = JobKind.REROLL if kind == JobKind.IMAGINE else kind
+        await self._submit(interaction, request, placeholder, kind, source=source)
 
-    async def press(
-        self, interaction: discord.Interaction, action: str, job_id: str, arg: str
-    ) -> None:
-        """Run the use case a result's button stands for (its custom_id's action)."""
-        if action == "u":
-            await self.upscale(interaction, job_id, int(arg))
-        elif action == "v":
-            await self.vary(interaction, job_id, int(arg), "strong")
-        elif action == "vary":
-            await self.vary(interaction, job_id, 1, "subtle" if arg == "subtle" else "strong")
-        elif action == "r":
-            await self.reroll(interaction, job_id)
-        elif action == "d":
-            await self.delete(interaction, job_id)
-        elif action == "c":
-            await self.cancel(interaction, job_id)
+    async def _vary_upscaled(self, interaction: discord.Interaction, press: Press) -> None:
+        """Vary the one image of an upscale, subtly or strongly."""
+        strength: VariationStrength = "subtle" if press.arg == "subtle" else "strong"
+        await self.vary(interaction, press.job_id, 1, strength)
 
     # Managing results and jobs -------------------------------------------------------------
 
     @guarded
     async def delete(self, interaction: discord.Interaction, job_id: str) -> None:
         """Delete a result message, for its owner or a moderator."""
-        await self._s.guard.refuse_if_banned(interaction)
-        job = await self._s.jobs.get(job_id)
-        if not self._may_manage(interaction, job):
+        actor = self._actor(interaction)
+        await self._s.moderation.refuse_if_banned(actor)
+        if not _may_manage(actor, await self._s.jobs.get(job_id)):
             raise UserError("Only the person who made this image, or a moderator, can delete it.")
         await interaction.response.defer()
         if interaction.message is not None:
@@ -211,20 +223,18 @@ class JobActions:
     @guarded
     async def cancel(self, interaction: discord.Interaction, job_id: str) -> None:
         """Cancel a waiting or running job, for its owner or a moderator."""
-        await self._s.guard.refuse_if_banned(interaction)
-        job = await self._s.jobs.get(job_id)
-        if not self._may_manage(interaction, job):
+        actor = self._actor(interaction)
+        await self._s.moderation.refuse_if_banned(actor)
+        if not _may_manage(actor, await self._s.jobs.get(job_id)):
             raise UserError("Only the person who queued this job, or a moderator, can cancel it.")
-        canceled = await self._s.scheduler.cancel(
-            job_id, reason=f"canceled by {interaction.user.display_name}."
-        )
+        canceled = await self._s.scheduler.cancel(job_id, reason=f"canceled by {actor.name}.")
         text = "Canceled." if canceled else "That job already finished."
         await interaction.response.send_message(text, ephemeral=True)
 
     @guarded
     async def info(self, interaction: discord.Interaction, job_id: str) -> None:
         """Show a job's full parameters and seeds, privately."""
-        await self._s.guard.refuse_if_banned(interaction)
+        await self._s.moderation.refuse_if_banned(self._actor(interaction))
         job = await self._s.jobs.get(job_id.strip())
         if job is None:
             raise UserError(
@@ -235,89 +245,60 @@ class JobActions:
     @guarded
     async def show_queue(self, interaction: discord.Interaction) -> None:
         """List the caller's jobs (everyone's for moderators), with cancel buttons."""
-        await self._s.guard.refuse_if_banned(interaction)
-        from bot.buttons import cancel_button  # noqa: PLC0415 - avoid an import cycle
-
-        moderator = is_moderator(interaction, self._s.config.discord.moderator_role)
+        actor = self._actor(interaction)
+        await self._s.moderation.refuse_if_banned(actor)
         scheduler = self._s.scheduler
         shown = [
             entry
             for entry in scheduler.entries()
-            if moderator or entry.owner == str(interaction.user.id)
+            if actor.moderator or entry.owner == str(actor.user_id)
         ][:10]
         view = discord.ui.View(timeout=None)
         for number, entry in enumerate(shown, start=1):
-            view.add_item(cancel_button(entry.job_id, f"Cancel {number}"))
+            view.add_item(self._s.buttons.cancel_button(entry.job_id, f"Cancel {number}"))
         await interaction.response.send_message(
             messages.queue_listing(
-                shown, scheduler.running, scheduler.waiting, show_owners=moderator
+                shown, scheduler.running, scheduler.waiting, show_owners=actor.moderator
             ),
             view=view if shown else discord.utils.MISSING,
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
-    # Replies -------------------------------------------------------------------------------
-
-    async def refuse(self, interaction: discord.Interaction, text: str) -> None:
-        """Tell only the user, taking back a public "thinking" placeholder if one was posted."""
-        try:
-            if not interaction.response.is_done():
-                await interaction.response.send_message(text, ephemeral=True)
-                return
-            # A follow-up after a public defer would be public; remove the placeholder first.
-            if (
-                interaction.response.type
-                == discord.InteractionResponseType.deferred_channel_message
-            ):
-                try:
-                    await interaction.delete_original_response()
-                except discord.HTTPException:
-                    logger.info(
-                        "could not remove the placeholder for interaction %s", interaction.id
-                    )
-            await interaction.followup.send(text, ephemeral=True)
-        except discord.HTTPException:
-            logger.exception("could not tell user %s: %s", interaction.user.id, text)
-
     # Internals -----------------------------------------------------------------------------
+
+    def _actor(self, interaction: discord.Interaction) -> Actor:
+        """Return who acts."""
+        return Actor.of(interaction, self._s.moderator_role)
 
     def _precheck(self, prompt: str, negative: str, image: discord.Attachment | None) -> None:
         """Refuse bad parameters and attachments before acknowledging (no I/O needed)."""
-        settings = self._s.engine.settings
+        engine = self._s.engine
         init = None
         if image is not None:
-            if image.size > self._s.engine.input_limits.max_bytes:
+            if image.size > engine.input_limits.max_bytes:
                 raise InputImageError(
                     f"The image is {image.size / 1048576:.1f} MB; the limit is "
-                    f"{self._s.engine.input_limits.max_bytes / 1048576:.1f} MB."
+                    f"{engine.input_limits.max_bytes / 1048576:.1f} MB."
                 )
             if image.content_type and image.content_type.split(";")[0] not in _IMAGE_TYPES:
                 raise InputImageError("That file is not a PNG, JPEG or WebP image.")
             init = (image.width or 512, image.height or 512)
         parse_request(
             prompt,
-            settings=settings,
-            native_size=self._s.engine.native_size,
+            settings=engine.settings,
+            native_size=engine.native_size,
             negative_prompt=negative,
-            init_image=None if init is None else self._s.config.inputs_dir,
+            init_image=None if init is None else self._s.inputs_dir,
             init_size=init,
             seed_source=lambda: 0,
         )
-
-    async def _acknowledge(self, interaction: discord.Interaction) -> int:
-        """Defer publicly ("thinking…") and return the placeholder message's id."""
-        response = await interaction.response.defer(thinking=True)
-        message_id = getattr(response, "message_id", None)
-        if message_id is None:
-            message_id = (await interaction.original_response()).id
-        return int(message_id)
 
     async def _save_attachment(self, attachment: discord.Attachment) -> Path:
         """Download, check and re-save an attached image as PNG under the data directory."""
         data = await attachment.read()
         image = await asyncio.to_thread(decode_input_image, data, self._s.engine.input_limits)
-        folder = self._s.config.inputs_dir
+        folder = self._s.inputs_dir
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{uuid.uuid4().hex}.png"
         await asyncio.to_thread(image.save, path, "PNG")
@@ -342,11 +323,11 @@ class JobActions:
         interaction: discord.Interaction,
         request: GenerationRequest,
         placeholder: int,
+        kind: JobKind,
         *,
-        kind: str,
         source: JobRecord | None = None,
         source_index: int | None = None,
-        strength: str | None = None,
+        strength: VariationStrength | None = None,
         moderated: bool = False,
     ) -> None:
         """Moderate (unless done already) and queue a job with all it needs to be delivered.
@@ -354,31 +335,29 @@ class JobActions:
         A button's job is checked on its source's prompt again, so a filter added since
         then applies to it too.
         """
-        guard = self._s.guard
         if not moderated:
             await self._moderate(interaction, [request.prompt, request.negative_prompt])
+        actor = self._actor(interaction)
         channel = interaction.channel
-        context: dict[str, Any] = {
-            "kind": kind,
-            "guild_id": str(interaction.guild_id) if interaction.guild_id else None,
-            "channel_id": str(interaction.channel_id),
-            "application_id": str(interaction.application_id),
-            "token": interaction.token,
-            "token_issued_at": self._s.clock(),
-            "message_id": str(placeholder),
-            "upload_limit": interaction.filesize_limit,
-            "nsfw_channel": bool(isinstance(channel, discord.TextChannel) and channel.is_nsfw()),
-            "rate_limits": await guard.rate_limits(interaction),
-        }
-        if source is not None:
-            context["source_job"] = source.id
-            message = interaction.message
-            context["reply_to"] = str(message.id) if message is not None else None
-        if source_index is not None:
-            context["source_index"] = source_index
-        if strength is not None:
-            context["strength"] = strength
-        handle = await self._s.scheduler.submit(request, str(interaction.user.id), context=context)
+        pressed = interaction.message if source is not None else None
+        context = JobContext(
+            kind=kind,
+            guild_id=interaction.guild_id,
+            channel_id=int(interaction.channel_id or 0),
+            application_id=interaction.application_id,
+            token=interaction.token,
+            token_issued_at=self._s.clock(),
+            message_id=placeholder,
+            upload_limit=interaction.filesize_limit,
+            nsfw_channel=bool(isinstance(channel, discord.TextChannel) and channel.is_nsfw()),
+            rate_charges=await self._s.moderation.rate_charges(actor),
+            source_job=source.id if source is not None else None,
+            reply_to=pressed.id if pressed is not None else None,
+            source_index=source_index,
+            strength=strength,
+        )
+        owner = str(actor.user_id)
+        handle = await self._s.scheduler.submit(request, owner, context=context.to_stored())
         logger.info(
             "job %s accepted: %s %dx%d, %d steps (guild %s, user %s, position %s)",
             handle.id,
@@ -386,20 +365,29 @@ class JobActions:
             request.width,
             request.height,
             request.steps,
-            interaction.guild_id,
-            interaction.user.id,
+            actor.guild_id,
+            actor.user_id,
             handle.position,
         )
-        await guard.record(interaction, "job", handle.id, f"{kind}: {request.prompt[:900]}")
-        self._s.presenter.follow(handle)
+        await self._s.moderation.record(actor, "job", handle.id, f"{kind}: {request.prompt[:900]}")
+        self._s.delivery.follow(handle)
 
     async def _moderate(self, interaction: discord.Interaction, texts: list[str]) -> None:
         """Refuse banned users and prompts the guild's filters block (flags are recorded)."""
-        await self._s.guard.refuse_if_banned(interaction)
-        await self._s.guard.screen_prompt(interaction, texts)
+        actor = self._actor(interaction)
+        await self._s.moderation.refuse_if_banned(actor)
+        await self._s.moderation.screen_prompt(actor, texts)
 
-    def _may_manage(self, interaction: discord.Interaction, job: JobRecord | None) -> bool:
-        """Tell whether the interaction's user owns ``job`` or is a moderator."""
-        if job is not None and job.owner == str(interaction.user.id):
-            return True
-        return is_moderator(interaction, self._s.config.discord.moderator_role)
+
+async def _acknowledge(interaction: discord.Interaction) -> int:
+    """Defer publicly ("thinking…") and return the placeholder message's id."""
+    response = await interaction.response.defer(thinking=True)
+    message_id = getattr(response, "message_id", None)
+    if message_id is None:
+        message_id = (await interaction.original_response()).id
+    return int(message_id)
+
+
+def _may_manage(actor: Actor, job: JobRecord | None) -> bool:
+    """Tell whether the actor owns ``job`` or is a moderator."""
+    return (job is not None and job.owner == str(actor.user_id)) or actor.moderator

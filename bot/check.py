@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from bot.app import load_engine, open_database
+from bot.config import load_bot_config
 from pipeline.errors import ConfigError, ModelLoadError
 
 if TYPE_CHECKING:
@@ -42,8 +44,6 @@ class CheckResult:
 
 async def run_checks(config_path: Path, token: str) -> list[CheckResult]:
     """Run every check in order and return the report's lines."""
-    from bot.config import load_bot_config  # noqa: PLC0415
-
     try:
         config = load_bot_config(config_path)
     except ConfigError as error:
@@ -85,10 +85,8 @@ def _check_data_dir(config: BotConfig) -> CheckResult:
 
 async def _check_database(config: BotConfig) -> CheckResult:
     """Open and migrate the database, and count its jobs."""
-    from bot.store.database import Database  # noqa: PLC0415
-
     try:
-        database = await Database.open(config.database_path)
+        database = await open_database(config)
     except Exception as error:
         return CheckResult(
             "database",
@@ -107,10 +105,8 @@ async def _check_database(config: BotConfig) -> CheckResult:
 
 def _load_model(config: BotConfig) -> tuple[Engine | None, CheckResult]:
     """Load the model as the bot would."""
-    from pipeline.engine import Engine  # noqa: PLC0415
-
     try:
-        engine = Engine.from_config(config)
+        engine = load_engine(config, config.model.device)
     except ModelLoadError as error:
         first, _, hint = str(error).partition("\n")
         return None, CheckResult("model", False, first, hint or "check model.path in the config")

@@ -1,43 +1,30 @@
-"""The Discord client: Easel's typed services, its commands and buttons, and start-up work."""
+"""The Discord client: installs the parts the composition root built, and runs their lifecycle.
+
+The client knows no use case. :mod:`bot.app` builds the cogs, the buttons and the services
+and hands them over as :class:`BotParts`; ``setup_hook`` registers them, resumes unfinished
+work, starts the background loops and publishes the commands.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import discord
-from discord import app_commands
 from discord.ext import commands
 
-from bot.actions import JobActions, Services
-from bot.buttons import JobButton
-from bot.cogs.guide import GuideCog
-from bot.cogs.imagine import ImagineCog
-from bot.cogs.moderation import ModerationCog
-from bot.delivery import JobDelivery
 from bot.health import beat_forever, write_heartbeat
-from bot.maintenance import Maintenance
-from bot.moderation.image_safety import NudeNetClassifier
-from bot.moderation.service import ModerationService
-from bot.store.deliveries import DeliveryStore
-from bot.store.jobs import SqliteJobStore
-from bot.store.moderation import ModerationStore
+from bot.replies import on_command_error
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Awaitable, Callable, Coroutine, Sequence
+    from pathlib import Path
 
-    from bot.config import BotConfig
-    from bot.moderation.image_safety import SafetyClassifier
-    from bot.store.database import Database
-    from pipeline.engine import Engine
-    from pipeline.scheduler import JobScheduler
+    from bot.buttons import JobButtons
 
 logger = logging.getLogger(__name__)
-
-SHUTDOWN_DRAIN_SECONDS = 5.0
 
 
 def easel_intents() -> discord.Intents:
@@ -47,122 +34,80 @@ def easel_intents() -> discord.Intents:
     return intents
 
 
+@dataclass(frozen=True)
+class BotParts:
+    """What the client runs: commands, buttons, start-up work and background loops."""
+
+    cogs: Sequence[commands.Cog]
+    buttons: JobButtons
+    resume: Callable[[], Awaitable[None]]
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]]
+
+
 class EaselBot(commands.Bot):
     """Easel on Discord: slash commands and buttons in front of the job queue."""
 
-    def __init__(
-        self,
-        *,
-        config: BotConfig,
-        engine: Engine,
-        scheduler: JobScheduler,
-        database: Database,
-        clock: Callable[[], float] = time.time,
-        classifier: SafetyClassifier | None = None,
-    ) -> None:
+    def __init__(self, *, guild_ids: Sequence[int], heartbeat_path: Path) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=easel_intents(),
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
         )
-        self.config = config
-        self.scheduler = scheduler
-        self.jobs = SqliteJobStore(database)
-        self.deliveries = DeliveryStore(database)
-        self.moderation = ModerationStore(database)
-        if classifier is None and config.moderation.image_check:
-            classifier = NudeNetClassifier(config.moderation.safety_threshold)
-        self.guard = ModerationService(config, self.moderation, self, classifier, clock=clock)
-        self.presenter = JobDelivery(
-            self,
-            self.deliveries,
-            self.guard,
-            progress_interval=config.discord.progress_interval,
-            clock=clock,
-        )
-        self.studio = JobActions(
-            Services(
-                config=config,
-                engine=engine,
-                scheduler=scheduler,
-                jobs=self.jobs,
-                presenter=self.presenter,
-                guard=self.guard,
-                clock=clock,
-            )
-        )
-        self.maintenance = Maintenance(config, database, clock=clock)
+        self.guild_ids = tuple(guild_ids)
+        self.heartbeat_path = heartbeat_path
+        self.parts: BotParts | None = None
         self._background: set[asyncio.Task[None]] = set()
+
+    def install(self, parts: BotParts) -> None:
+        """Take the parts to run (once, before the bot starts)."""
+        self.parts = parts
 
     async def setup_hook(self) -> None:
         """Register commands and buttons, resume unfinished work, and sync the commands."""
-        self.tree.error(self._on_command_error)
-        self.add_dynamic_items(JobButton)
-        await self.add_cog(ImagineCog(self.studio))
-        await self.add_cog(GuideCog(self))
-        await self.add_cog(ModerationCog(self))
-        await self._resume_jobs()
-        self._in_background(self.guard.warm_up())
-        self._in_background(self.maintenance.run_forever())
+        if self.parts is None:
+            raise RuntimeError("the composition root installs the bot's parts before it starts")
+        self.tree.error(on_command_error)
+        self.add_dynamic_items(self.parts.buttons.item_type)
+        for cog in self.parts.cogs:
+            await self.add_cog(cog)
+        await self.parts.resume()
+        for work in self.parts.background:
+            self._in_background(work())
         self._in_background(
-            beat_forever(
-                self.config.heartbeat_path, lambda: self.is_ready() and not self.is_closed()
-            )
+            beat_forever(self.heartbeat_path, lambda: self.is_ready() and not self.is_closed())
         )
         await self._sync_commands()
 
-    async def _on_command_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
-    ) -> None:
-        """Answer any command that failed unexpectedly: log it, apologise with an error id."""
-        reference = secrets.token_hex(4)
-        logger.error(
-            "error %s in command %s for user %s",
-            reference,
-            interaction.command.qualified_name if interaction.command else "?",
-            interaction.user.id,
-            exc_info=error,
-        )
-        await self.studio.refuse(
-            interaction, f"Sorry, something went wrong on our side (error id `{reference}`)."
-        )
+    async def post_quietly(self, guild_id: int, channel_id: int, text: str) -> None:
+        """Post a line to a channel without mentioning anyone; a failure is only logged."""
+        channel = self.get_partial_messageable(channel_id, guild_id=guild_id)
+        try:
+            await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException as error:
+            logger.warning(
+                "could not post to channel %s of guild %s: %s", channel_id, guild_id, error
+            )
 
     async def on_ready(self) -> None:
         """Record in the heartbeat that the gateway is connected."""
-        write_heartbeat(self.config.heartbeat_path, connected=True)
+        write_heartbeat(self.heartbeat_path, connected=True)
 
     async def on_resumed(self) -> None:
         """Record in the heartbeat that the gateway is connected again."""
-        write_heartbeat(self.config.heartbeat_path, connected=True)
+        write_heartbeat(self.heartbeat_path, connected=True)
 
     async def on_disconnect(self) -> None:
         """Record in the heartbeat that the gateway dropped (it usually reconnects)."""
-        write_heartbeat(self.config.heartbeat_path, connected=False)
+        write_heartbeat(self.heartbeat_path, connected=False)
 
-    async def shutdown(self) -> None:
-        """Stop cleanly, in order, so no user is left without an answer.
-
-        New commands are refused, those in flight finish queueing their jobs, running jobs
-        finish or are interrupted (to run again after the restart), then the gateway closes.
-        """
-        await self.studio.close(drain_seconds=SHUTDOWN_DRAIN_SECONDS)
-        await self.scheduler.shutdown()
-        await self.presenter.close()
+    async def stop(self) -> None:
+        """Cancel the background loops, mark the heartbeat disconnected, close the gateway."""
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        write_heartbeat(self.config.heartbeat_path, connected=False)
+        write_heartbeat(self.heartbeat_path, connected=False)
         await self.close()
-
-    async def _resume_jobs(self) -> None:
-        """Deliver jobs that finished unannounced, and follow jobs the queue recovered."""
-        undelivered = await self.deliveries.undelivered()
-        for handle in await self.scheduler.start():
-            self.presenter.follow(handle)
-        for job in undelivered:
-            logger.info("delivering job %s, which finished before the restart", job.id)
-            self._in_background(self.presenter.deliver_finished(job, None))
 
     def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
         """Run work in the background, cancelled at shutdown and logged if it fails."""
@@ -174,16 +119,16 @@ class EaselBot(commands.Bot):
         """Forget a finished background task, logging it if it failed."""
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            logger.error("a background delivery failed", exc_info=task.exception())
+            logger.error("a background task failed", exc_info=task.exception())
 
     async def _sync_commands(self) -> None:
         """Publish the slash commands: to the configured guilds at once, else globally."""
-        if self.config.discord.guild_ids:
-            for guild_id in self.config.discord.guild_ids:
+        if self.guild_ids:
+            for guild_id in self.guild_ids:
                 guild = discord.Object(id=guild_id)
                 self.tree.copy_global_to(guild=guild)
                 await self.tree.sync(guild=guild)
-            logger.info("commands synced to %d guild(s)", len(self.config.discord.guild_ids))
+            logger.info("commands synced to %d guild(s)", len(self.guild_ids))
         else:
             await self.tree.sync()
             logger.info("commands synced globally")

@@ -14,73 +14,28 @@ import contextlib
 import io
 import logging
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import discord
+from PIL import Image
 
 from bot import messages
-from bot.buttons import grid_view, upscale_view
+from bot.job_context import JobContext
 from bot.result_image import encode_to_fit
 from pipeline.images import make_grid
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Coroutine
 
-    from PIL import Image
-
-    from bot.moderation.service import ModerationService, Screened
+    from bot.buttons import JobButtons
+    from bot.moderation.gate import ModerationGate, Screened
     from bot.store.deliveries import DeliveryOutcome, DeliveryStore
     from pipeline.handles import JobHandle
     from pipeline.jobs import JobEvent, JobRecord
 
 logger = logging.getLogger(__name__)
 
-TOKEN_LIFETIME = 15 * 60
-TOKEN_SAFETY_MARGIN = 60
-DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 PREVIEW_SIDE = 256
-_INVALID_WEBHOOK_TOKEN = 50027
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a job's outcome goes, as stored in the job's context when it was accepted."""
-
-    channel_id: int
-    guild_id: int | None
-    application_id: int
-    token: str | None
-    token_issued_at: float | None
-    message_id: int | None
-    reply_to: int | None
-    upload_limit: int
-
-    @classmethod
-    def of(cls, job: JobRecord) -> Target:
-        """Read the target from a job's context."""
-        context = job.context
-
-        def optional_int(key: str) -> int | None:
-            value = context.get(key)
-            return None if value is None else int(value)
-
-        return cls(
-            channel_id=int(context["channel_id"]),
-            guild_id=optional_int("guild_id"),
-            application_id=int(context["application_id"]),
-            token=context.get("token"),
-            token_issued_at=context.get("token_issued_at"),
-            message_id=optional_int("message_id"),
-            reply_to=optional_int("reply_to"),
-            upload_limit=int(context.get("upload_limit", DEFAULT_UPLOAD_LIMIT)),
-        )
-
-    def token_usable(self, now: float) -> bool:
-        """Tell whether the token has more than the safety margin of life left."""
-        if self.token is None or self.token_issued_at is None or self.message_id is None:
-            return False
-        return now - self.token_issued_at < TOKEN_LIFETIME - TOKEN_SAFETY_MARGIN
 
 
 class JobDelivery:
@@ -90,14 +45,16 @@ class JobDelivery:
         self,
         client: discord.Client,
         deliveries: DeliveryStore,
-        guard: ModerationService,
+        moderation: ModerationGate,
+        buttons: JobButtons,
         *,
         progress_interval: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._deliveries = deliveries
-        self._guard = guard
+        self._moderation = moderation
+        self._buttons = buttons
         self._interval = progress_interval
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
@@ -105,11 +62,11 @@ class JobDelivery:
 
     def follow(self, handle: JobHandle) -> None:
         """Follow a job in the background until its outcome is delivered."""
-        if self._closed:
-            return  # shutting down: the outcome is delivered after the restart
-        task = asyncio.create_task(self._follow(handle), name=f"present-{handle.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._in_background(self._follow(handle), f"follow-{handle.id}")
+
+    def deliver_later(self, job: JobRecord) -> None:
+        """Deliver, in the background, a job that finished while nobody followed it."""
+        self._in_background(self._deliver_finished(job), f"deliver-{job.id}")
 
     async def close(self) -> None:
         """Stop following (at shutdown); undelivered outcomes are delivered after restart."""
@@ -118,12 +75,25 @@ class JobDelivery:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def deliver_finished(self, job: JobRecord, images: list[Image.Image] | None) -> None:
+    def _in_background(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run a delivery in the background until it ends or the bot shuts down."""
+        if self._closed:
+            work.close()
+            return  # shutting down: the outcome is delivered after the restart
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver_finished(self, job: JobRecord) -> None:
         """Deliver a job that finished while nobody was following it (e.g. before a restart)."""
-        if job.status == "done":
-            await self._deliver_done(job, images or _load_images(job), ())
-        else:
-            await self._deliver_end(job, job.status, job.error or "")
+        logger.info("delivering job %s, which finished before the restart", job.id)
+        try:
+            if job.status == "done":
+                await self._deliver_done(job, await asyncio.to_thread(_load_images, job), ())
+            else:
+                await self._deliver_end(job, job.status, job.error or "")
+        except Exception:
+            logger.exception("delivering job %s failed", job.id)
 
     async def _follow(self, handle: JobHandle) -> None:
         """Render events at most once per interval, then deliver the outcome."""
@@ -170,7 +140,7 @@ class JobDelivery:
         self, job: JobRecord, event: JobEvent, previews: tuple[Image.Image, ...]
     ) -> None:
         """Edit the job's message to show its place in line, or its progress and last preview."""
-        target = Target.of(job)
+        target = JobContext.of(job)
         if target.message_id is None or not target.token_usable(self._clock()):
             return  # progress is a courtesy; the outcome will arrive as a channel message
         if event.kind == "queued":
@@ -206,8 +176,8 @@ class JobDelivery:
         self, job: JobRecord, images: list[Image.Image], flagged: tuple[bool, ...]
     ) -> None:
         """Screen the images, then post the grid (or the upscaled image) with its buttons."""
-        target = Target.of(job)
-        screened = await self._guard.screen_images(job, images, flagged)
+        target = JobContext.of(job)
+        screened = await self._moderation.screen_images(job, images, flagged)
         if screened.withheld:
             # Replace withheld images on disk too, so no button can bring them back.
             await asyncio.to_thread(_overwrite, job, screened)
@@ -216,7 +186,8 @@ class JobDelivery:
         encoded = await asyncio.to_thread(
             encode_to_fit, picture, target.upload_limit, f"easel-{job.id}"
         )
-        view = upscale_view(job.id) if len(images) == 1 else grid_view(job.id)
+        buttons = self._buttons
+        view = buttons.upscale_view(job.id) if len(images) == 1 else buttons.grid_view(job.id)
 
         def file() -> discord.File:
             return discord.File(
@@ -231,14 +202,16 @@ class JobDelivery:
     async def _deliver_end(self, job: JobRecord, kind: str, reason: str) -> None:
         """Tell the owner that a job failed or was canceled, and why."""
         if kind == "canceled":
-            await self._send(job, Target.of(job), messages.canceled_text(job, reason), "canceled")
+            await self._send(
+                job, JobContext.of(job), messages.canceled_text(job, reason), "canceled"
+            )
         else:
-            await self._send(job, Target.of(job), messages.failed_text(job, reason), "failed")
+            await self._send(job, JobContext.of(job), messages.failed_text(job, reason), "failed")
 
     async def _send(
         self,
         job: JobRecord,
-        target: Target,
+        target: JobContext,
         content: str,
         outcome: DeliveryOutcome,
         *,
@@ -266,7 +239,7 @@ class JobDelivery:
     async def _post(
         self,
         job: JobRecord,
-        target: Target,
+        target: JobContext,
         content: str,
         outcome: DeliveryOutcome,
         *,
@@ -311,7 +284,7 @@ class JobDelivery:
         )
         await self._retire_placeholder(target)
 
-    async def _retire_placeholder(self, target: Target) -> None:
+    async def _retire_placeholder(self, target: JobContext) -> None:
         """Point the stale progress message at the result, if it can still be edited."""
         if target.message_id is None:
             return
@@ -321,7 +294,7 @@ class JobDelivery:
         with contextlib.suppress(discord.HTTPException):
             await placeholder.edit(content="✅ Finished — the result is in the message below.")
 
-    def _webhook(self, target: Target) -> discord.Webhook:
+    def _webhook(self, target: JobContext) -> discord.Webhook:
         """Return the interaction's webhook, bound to the bot's own session and state."""
         return discord.Webhook.partial(
             target.application_id,
@@ -332,7 +305,7 @@ class JobDelivery:
 
 def _whose(job: JobRecord) -> str:
     """Describe where a job comes from, for log lines."""
-    return f"guild {job.context.get('guild_id')}, user {job.owner}"
+    return f"guild {JobContext.of(job).guild_id}, user {job.owner}"
 
 
 def _log_event(job: JobRecord, event: JobEvent) -> None:
@@ -365,8 +338,6 @@ def _overwrite(job: JobRecord, screened: Screened) -> None:
 
 def _load_images(job: JobRecord) -> list[Image.Image]:
     """Load a finished job's saved images from disk."""
-    from PIL import Image  # noqa: PLC0415 - only needed after a restart
-
     images = []
     for path in job.outputs:
         with Image.open(path) as image:

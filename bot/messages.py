@@ -1,4 +1,4 @@
-"""The words on a job's message at each stage: queued, drawing, done, failed.
+"""The text and embeds users read: a job's message at each stage, /info and /queue.
 
 Prompts are user text: markdown is escaped so a prompt cannot restyle the message, and the
 message content stays under Discord's 2000 characters whatever the prompt's length.
@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.job_context import JobContext, JobKind
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -20,10 +22,10 @@ if TYPE_CHECKING:
 
 PROMPT_SHOWN_CHARS = 900
 _KIND_TITLES = {
-    "imagine": "",
-    "reroll": " (reroll)",
-    "variation": " (variations)",
-    "upscale": " (upscale)",
+    JobKind.IMAGINE: "",
+    JobKind.REROLL: " (reroll)",
+    JobKind.VARIATION: " (variations)",
+    JobKind.UPSCALE: " (upscale)",
 }
 
 
@@ -35,12 +37,12 @@ def shown_prompt(prompt: str) -> str:
 
 def headline(job: JobRecord) -> str:
     """Return the first line every stage shares: the prompt, what kind of job, and whose."""
-    kind = str(job.context.get("kind", "imagine"))
-    title = _KIND_TITLES.get(kind, "")
-    if kind == "upscale":
-        title = f" (upscale of image #{job.context.get('source_index', '?')})"
-    elif kind == "variation":
-        title = f" (variations, {job.context.get('strength', 'strong')})"
+    context = JobContext.of(job)
+    title = _KIND_TITLES[context.kind]
+    if context.kind == JobKind.UPSCALE:
+        title = f" (upscale of image #{context.source_index or '?'})"
+    elif context.kind == JobKind.VARIATION:
+        title = f" (variations, {context.strength or 'strong'})"
     return f"**{shown_prompt(job.request.prompt)}**{title} — <@{job.owner}>"
 
 
@@ -105,13 +107,14 @@ def info_embed(job: JobRecord) -> discord.Embed:
     embed.add_field(name="Steps", value=str(request.steps))
     embed.add_field(name="Guidance", value=f"{request.guidance:g}")
     embed.add_field(name="Sampler", value=request.sampler)
-    embed.add_field(name="Kind", value=str(job.context.get("kind", request.operation)))
+    context = JobContext.of(job)
+    embed.add_field(name="Kind", value=str(context.kind))
     if request.strength is not None:
         embed.add_field(name="Strength", value=f"{request.strength:g}")
     if request.tile:
         embed.add_field(name="Tile", value="yes")
-    if job.context.get("source_job"):
-        embed.add_field(name="From job", value=str(job.context["source_job"]))
+    if context.source_job:
+        embed.add_field(name="From job", value=context.source_job)
     embed.add_field(
         name="Status", value=job.status + (f": {job.error}" if job.error else ""), inline=False
     )

@@ -1,8 +1,34 @@
-"""Who counts as a moderator: Manage Messages, or the role named in the config."""
+"""Who is acting: the member behind an interaction, and whether they count as a moderator.
+
+Moderators are members with Manage Messages, or with the role named in the config. The rest
+of the bot reads an :class:`Actor`, never the interaction, so moderation stays Discord-free.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import discord
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A member acting in a guild (or a user in direct messages)."""
+
+    user_id: int
+    guild_id: int | None
+    name: str
+    moderator: bool
+
+    @classmethod
+    def of(cls, interaction: discord.Interaction, moderator_role: str | None) -> Actor:
+        """Describe the user of an interaction."""
+        return cls(
+            user_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            name=interaction.user.display_name,
+            moderator=is_moderator(interaction, moderator_role),
+        )
 
 
 def is_moderator(interaction: discord.Interaction, moderator_role: str | None) -> bool:

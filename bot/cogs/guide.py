@@ -15,7 +15,8 @@ from bot.permissions import is_moderator
 from pipeline.samplers import SAMPLER_NAMES
 
 if TYPE_CHECKING:
-    from bot.client import EaselBot
+    from bot.store.jobs import SqliteJobStore
+    from pipeline.scheduler import JobScheduler
 
 GUIDE = f"""**/imagine** `prompt` — draws four images. Add parameters after the prompt:
 • `--ar 16:9` aspect ratio · `--seed 7` repeat a result · `--no text, people` keep things out
@@ -36,8 +37,12 @@ Anyone may press them; the new job is theirs.
 class GuideCog(commands.Cog):
     """Explain the bot, and show moderators what it has been doing."""
 
-    def __init__(self, bot: EaselBot) -> None:
-        self.bot = bot
+    def __init__(
+        self, jobs: SqliteJobStore, scheduler: JobScheduler, *, moderator_role: str | None
+    ) -> None:
+        self._jobs = jobs
+        self._scheduler = scheduler
+        self._moderator_role = moderator_role
         self.started = time.time()
 
     @app_commands.command(name="help", description="How to use Easel: parameters and buttons")
@@ -51,15 +56,15 @@ class GuideCog(commands.Cog):
     @app_commands.default_permissions(manage_messages=True)
     async def stats(self, interaction: discord.Interaction) -> None:
         """Show the server's activity to moderators (Discord hides it from others by default)."""
-        if not is_moderator(interaction, self.bot.config.discord.moderator_role):
+        if not is_moderator(interaction, self._moderator_role):
             await interaction.response.send_message(
                 "Only moderators can see the bot's statistics.", ephemeral=True
             )
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        today = await self.bot.jobs.activity_since(midnight.timestamp())
-        scheduler = self.bot.scheduler
+        today = await self._jobs.activity_since(midnight.timestamp())
+        scheduler = self._scheduler
         median = f"{today.median_seconds:.1f} s" if today.median_seconds is not None else "—"
         embed = discord.Embed(title="Easel statistics")
         embed.add_field(

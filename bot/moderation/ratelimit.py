@@ -32,6 +32,19 @@ class RateLimit:
 
 
 @dataclass(frozen=True)
+class RateCharge:
+    """One limit a new job is charged against: whose allowance (``key``), and the refusal.
+
+    A job carries its charges from the moment it is built to the transaction that stores it,
+    so the limit is decided and charged atomically with accepting the job.
+    """
+
+    key: str
+    limit: RateLimit
+    refusal: str
+
+
+@dataclass(frozen=True)
 class Decision:
     """Whether a request may go ahead, the TAT to store, and when to retry if not."""
 

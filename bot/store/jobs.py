@@ -6,9 +6,10 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bot.moderation.ratelimit import RateLimit, RateLimitedError, decide
+from bot.job_context import stored_rate_charges
+from bot.moderation.ratelimit import RateLimitedError, decide
 from pipeline.jobs import JobRecord
 from pipeline.request import GenerationRequest
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
     import aiosqlite
 
+    from bot.moderation.ratelimit import RateCharge
     from bot.store.database import Database
 
 JOB_COLUMNS = (
@@ -48,7 +50,7 @@ class SqliteJobStore:
         leaves neither, and an accepted job is never stored without its charge.
         """
         async with self._db.transaction() as connection:
-            await _charge_rate_limits(connection, job.context.get("rate_limits", ()), time.time())
+            await _charge_rate_limits(connection, stored_rate_charges(job.context), time.time())
             await connection.execute(
                 "INSERT INTO jobs (id, owner, status, request, context, attempts, created_at) "
                 "VALUES (?, ?, 'pending', ?, ?, ?, ?)",
@@ -133,25 +135,21 @@ class SqliteJobStore:
 
 
 async def _charge_rate_limits(
-    connection: aiosqlite.Connection, limits: Iterable[dict[str, Any]], now: float
+    connection: aiosqlite.Connection, charges: Iterable[RateCharge], now: float
 ) -> None:
     """Apply each GCRA limit in turn; raise RateLimitedError (rolling back) on the first refusal."""
-    for limit in limits:
+    for charge in charges:
         cursor = await connection.execute(
-            "SELECT tat FROM rate_limits WHERE key = ?", (limit["key"],)
+            "SELECT tat FROM rate_limits WHERE key = ?", (charge.key,)
         )
         row = await cursor.fetchone()
-        decision = decide(
-            None if row is None else float(row[0]),
-            now,
-            RateLimit(per_minute=float(limit["per_minute"]), burst=int(limit["burst"])),
-        )
+        decision = decide(None if row is None else float(row[0]), now, charge.limit)
         if not decision.allowed:
-            raise RateLimitedError(f"{limit['refusal']} — {decision.retry_text()}.")
+            raise RateLimitedError(f"{charge.refusal} — {decision.retry_text()}.")
         await connection.execute(
             "INSERT INTO rate_limits (key, tat) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET tat = excluded.tat",
-            (limit["key"], decision.tat),
+            (charge.key, decision.tat),
         )
 
 

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot.client import EaselBot
+from bot.app import build_app
 from bot.config import BotConfig
-from bot.store.database import Database
-from bot.store.jobs import SqliteJobStore
 from pipeline.engine import Engine
-from pipeline.jobs import job_cost
-from pipeline.scheduler import JobScheduler
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
     from pathlib import Path
 
+    from bot.app import EaselApp
     from bot.moderation.image_safety import SafetyClassifier
     from pipeline.batch_runner import BatchEngine
     from tests.fakediscord.emulator import DiscordEmulator
@@ -41,20 +37,6 @@ def bot_config(data_dir: Path, model_dir: Path, **sections: dict[str, Any]) -> B
     return BotConfig.model_validate(values)
 
 
-@dataclass
-class Easel:
-    """A running bot and what a test needs to look at."""
-
-    bot: EaselBot
-    config: BotConfig
-    database: Database
-
-    @property
-    def jobs(self) -> SqliteJobStore:
-        """Return the bot's job store."""
-        return self.bot.jobs
-
-
 @asynccontextmanager
 async def running_easel(
     emulator: DiscordEmulator,
@@ -63,38 +45,29 @@ async def running_easel(
     *,
     queue_engine: BatchEngine | None = None,
     classifier: SafetyClassifier | None = None,
-) -> AsyncIterator[Easel]:
-    """Start the bot on the emulator until the block ends, then shut it down cleanly.
+) -> AsyncIterator[EaselApp]:
+    """Start the bot, built by the composition root, on the emulator; shut it down after.
 
     ``queue_engine`` lets a test wrap the real engine (to pause or slow it) for the queue.
     The bot's engine shares the loaded model but takes its settings from ``config``, as in
     production where both come from one file.
     """
     engine = Engine(engine.model, config.generation, config.input_images)
-    database = await Database.open(config.database_path)
-    scheduler = JobScheduler(
-        [queue_engine or engine],
-        SqliteJobStore(database),
-        config.queue,
-        output_dir=config.outputs_dir,
-        quantum=job_cost(engine.parse("x")),
-    )
-    bot = EaselBot(
-        config=config,
-        engine=engine,
-        scheduler=scheduler,
-        database=database,
+    app = await build_app(
+        config,
+        [engine],
+        queue_engines=[queue_engine] if queue_engine is not None else None,
         clock=lambda: emulator.clock.wall().timestamp(),
         classifier=classifier,
     )
     try:
-        async with emulator.running(bot):
+        async with emulator.running(app.bot):
             try:
-                yield Easel(bot, config, database)
+                yield app
             finally:
-                await bot.shutdown()
+                await app.shutdown()
     finally:
-        await database.close()
+        await app.close()
 
 
 def is_result(message: MessageRecord) -> bool:

@@ -49,7 +49,10 @@ async def test_the_whole_loop_upscale_vary_variation_and_reroll(
         strong = await press(emulator, upscaled, f"easel:vary:{job_of(upscaled)}:strong")
         varied = await press(emulator, strong, f"easel:v:{job_of(strong)}:3")
         rerolled = await press(emulator, varied, f"easel:r:{job_of(varied)}")
-        jobs = [await easel.jobs.get(job_of(m)) for m in (grid, upscaled, strong, varied, rerolled)]
+        jobs = [
+            await easel.stores.jobs.get(job_of(m))
+            for m in (grid, upscaled, strong, varied, rerolled)
+        ]
     assert None not in jobs
     first, upscale, vary_strong, vary_three, reroll = jobs  # type: ignore[misc]
     assert upscale.request.operation == "upscale"
@@ -75,7 +78,7 @@ async def test_anyone_may_press_and_the_new_job_is_theirs(
         bob = emulator.create_member("bob")
         grid = await imagine(emulator, "a blue star")
         varied = await press(emulator, grid, f"easel:v:{job_of(grid)}:1", user=bob)
-        job = await easel.jobs.get(job_of(varied))
+        job = await easel.stores.jobs.get(job_of(varied))
     assert job is not None
     assert job.owner == str(bob.user.id)
     assert f"<@{bob.user.id}>" in varied.content
@@ -140,7 +143,7 @@ async def test_buttons_work_after_a_restart(
         grid = await imagine(emulator, "a red circle --seed 5")
     async with running_easel(emulator, tiny_engine, config) as easel:
         varied = await press(emulator, grid, f"easel:v:{job_of(grid)}:1")
-        job = await easel.jobs.get(job_of(varied))
+        job = await easel.stores.jobs.get(job_of(varied))
     assert job is not None
     assert job.request.operation == "variation"
     emulator.assert_no_errors()
@@ -152,7 +155,7 @@ async def test_a_button_on_a_vanished_job_explains_privately(
     """Say the image is no longer available when its files are gone."""
     async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)) as easel:
         grid = await imagine(emulator, "a red circle")
-        record = await easel.jobs.get(job_of(grid))
+        record = await easel.stores.jobs.get(job_of(grid))
         assert record is not None
         for path in record.outputs:
             path.unlink()
@@ -171,13 +174,13 @@ async def test_restart_delivers_jobs_finished_before_they_were_announced(
     config = bot_config(tmp_path, tiny_model_dir)
     async with running_easel(emulator, tiny_engine, config) as easel:
         grid = await imagine(emulator, "a red circle")
-        await eventually(lambda: easel.bot.deliveries.get(job_of(grid)), timeout=LONG)
+        await eventually(lambda: easel.stores.deliveries.get(job_of(grid)), timeout=LONG)
         await easel.database.execute("DELETE FROM deliveries")
     emulator.clock.advance(16 * 60)  # the interaction token is dead by the restart
     async with running_easel(emulator, tiny_engine, config) as easel:
         redelivered = await emulator.wait_for_message(
             lambda m: m is not grid and is_result(m) and job_of(m) == job_of(grid), timeout=LONG
         )
-        await eventually(lambda: easel.bot.deliveries.get(job_of(grid)), timeout=LONG)
+        await eventually(lambda: easel.stores.deliveries.get(job_of(grid)), timeout=LONG)
     assert f"<@{emulator.member.user.id}>" in redelivered.content
     emulator.assert_no_errors()

@@ -10,6 +10,7 @@ import discord
 
 from bot.moderation.image_safety import SafetyReading
 from tests.bot.harness import bot_config, is_result, running_easel
+from tests.pipeline.faulty_engine import FaultyEngine
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -53,11 +54,19 @@ async def test_commands_arriving_during_shutdown_are_told_to_retry(
     emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     """Answer a command that arrives while the bot is stopping, privately, with a retry hint."""
-    async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)) as easel:
-        easel.bot.actions.closing = True
+    held = FaultyEngine(tiny_engine, hold_after_first_step=True)
+    config = bot_config(tmp_path, tiny_model_dir)
+    async with running_easel(emulator, tiny_engine, config, queue_engine=held) as easel:
+        await emulator.invoke_slash("imagine", {"prompt": "keeps the worker busy"})
+        await asyncio.to_thread(held.holding.wait, LONG)
+        # The shutdown waits for the running job, so the gateway is still open meanwhile.
+        stopping = asyncio.create_task(easel.shutdown())
+        while not easel.in_flight.closing:  # noqa: ASYNC110 - the shutdown's first step
+            await asyncio.sleep(0.01)
         handle = await emulator.invoke_slash("imagine", {"prompt": "too late"})
         message = await handle.wait_for_original()
-        easel.bot.actions.closing = False
+        held.release()
+        await stopping
     assert message.ephemeral
     assert "restarting" in message.content
 

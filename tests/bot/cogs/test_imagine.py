@@ -82,7 +82,7 @@ async def test_image_prompt_runs_img2img_from_the_attachment(
         handle = await emulator.invoke_slash("imagine", {"prompt": "a red circle", "image": upload})
         message = await handle.wait_for_original(is_result, timeout=LONG)
         job_id = message.custom_ids()[0].split(":")[2]
-        job = await easel.jobs.get(job_id)
+        job = await easel.stores.jobs.get(job_id)
     assert job is not None
     assert job.request.operation == "img2img"
     assert job.request.init_image is not None

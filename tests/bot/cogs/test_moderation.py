@@ -52,7 +52,7 @@ async def test_members_without_the_permission_are_refused_at_run_time(
         answer = await run(emulator, "filter add", {"pattern": "fox"}, emulator.member)
         assert answer.ephemeral
         assert "Only moderators" in answer.content
-        assert await easel.bot.moderation.filters(emulator.guild.id) == []
+        assert await easel.stores.moderation.filters(emulator.guild.id) == []
     hidden = next(c for c in emulator.global_commands if c.name == "filter")
     assert int(hidden.payload["default_member_permissions"]) == MODERATOR.value
 
@@ -189,7 +189,7 @@ async def test_an_unsafe_image_is_withheld_outside_age_restricted_channels(
         handle = await emulator.invoke_slash("imagine", {"prompt": "a red circle --seed 4"})
         message = await handle.wait_for_original(is_result, timeout=LONG)
         logged = await emulator.wait_for_message(lambda m: m.channel_id == modlog.id)
-        job = await easel.jobs.get(message.custom_ids()[0].split(":")[2])
+        job = await easel.stores.jobs.get(message.custom_ids()[0].split(":")[2])
     assert job is not None
     assert "1 of the 4 images were withheld" in message.content
     assert "Withheld 1 image" in logged.content

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
+import pytest
 
 from .interactions import (
     CHANNEL_MESSAGE,
@@ -145,6 +146,19 @@ async def test_initial_response_after_three_seconds_is_unknown_interaction(
     await bot.failed.wait()
     assert isinstance(bot.failures[0], discord.NotFound)
     assert bot.failures[0].code == 10062
+
+
+async def test_assert_no_errors_raises_naming_the_error_the_bot_hit(
+    emulator: DiscordEmulator, bot: SampleBot
+) -> None:
+    """Pass while the bot hit no error, then fail naming the route and code once it did."""
+    emulator.assert_no_errors()
+    handle = await emulator.invoke_slash("slow")
+    emulator.clock.advance(3.1)
+    bot.gate.set()
+    await handle.wait_for_error(10062)
+    with pytest.raises(AssertionError, match=r"callback -> 404 10062 Unknown interaction"):
+        emulator.assert_no_errors()
 
 
 async def test_followup_after_fifteen_minutes_is_invalid_webhook_token(

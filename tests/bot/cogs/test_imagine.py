@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import itertools
 from typing import TYPE_CHECKING
 
 import discord
@@ -33,6 +32,11 @@ def png_bytes(
     return buffer.getvalue()
 
 
+def downloads(emulator: DiscordEmulator) -> list[str]:
+    """Return the attachment downloads the bot made from the emulator's CDN."""
+    return [r.path for r in emulator.state.requests if "/attachments/" in r.path]
+
+
 async def test_imagine_defers_then_shows_the_grid_with_ten_buttons(
     emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
@@ -40,10 +44,9 @@ async def test_imagine_defers_then_shows_the_grid_with_ten_buttons(
     async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)):
         handle = await emulator.invoke_slash("imagine", {"prompt": "a red circle --seed 3"})
         message = await handle.wait_for_original(is_result, timeout=LONG)
+    # In time: the emulator answers a response later than Discord's 3 s with 10062.
     assert handle.callback is not None
     assert handle.callback.type == DEFERRED_CHANNEL_MESSAGE
-    assert handle.response_delay is not None
-    assert handle.response_delay < 2.0
     (image,) = message.attachments
     assert image.content_type == "image/png"
     assert Image.open(io.BytesIO(image.data)).size == (64, 64)
@@ -57,7 +60,7 @@ async def test_imagine_defers_then_shows_the_grid_with_ten_buttons(
 async def test_progress_edits_one_message_at_most_every_two_seconds_with_previews(
     emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    """Show progress and small previews in the job's own message, at most one edit per 2 s."""
+    """Show progress and small previews in the job's own message, one edit per 2 s at most."""
     slow = FaultyEngine(tiny_engine, step_delay=0.5)
     config = bot_config(tmp_path, tiny_model_dir, generation={"preview_every": 2})
     async with running_easel(emulator, tiny_engine, config, queue_engine=slow):
@@ -68,8 +71,11 @@ async def test_progress_edits_one_message_at_most_every_two_seconds_with_preview
     previews = [a for v in middle for a in v.attachments if a.filename == "preview.jpg"]
     assert previews
     assert Image.open(io.BytesIO(previews[0].data)).size[0] <= 256
-    times = [v.at for v in message.versions[1:-1]]
-    assert all(later - earlier >= 1.9 for earlier, later in itertools.pairwise(times))
+    # 12 steps of at least 0.5 s give at least 12 progress events; one edit per 2 s allows
+    # at most one edit per 4 of them. Counting edits, not timing them, keeps a loaded
+    # machine from failing this.
+    assert slow.last_steps == [12]
+    assert len(middle) <= 12 // 4 + 1
     emulator.assert_no_errors()
 
 
@@ -113,8 +119,11 @@ async def test_a_non_image_attachment_is_refused_before_acknowledging(
         upload = Upload("notes.txt", b"hello", content_type="text/plain")
         handle = await emulator.invoke_slash("imagine", {"prompt": "a fox", "image": upload})
         message = await handle.wait_for_original()
+    assert handle.callback is not None
+    assert handle.callback.type == CHANNEL_MESSAGE  # the answer itself, not a "thinking" defer
     assert message.ephemeral
     assert "PNG, JPEG or WebP" in message.content
+    assert not downloads(emulator)
 
 
 async def test_a_damaged_image_is_refused_and_the_placeholder_removed(
@@ -144,6 +153,7 @@ async def test_an_oversized_attachment_is_refused_from_its_declared_size(
         message = await handle.wait_for_original()
     assert message.ephemeral
     assert "limit" in message.content
+    assert not downloads(emulator)
 
 
 async def test_the_three_second_deadline_holds_while_the_worker_is_busy(
@@ -161,8 +171,10 @@ async def test_the_three_second_deadline_holds_while_the_worker_is_busy(
         held.release()
         await first.wait_for_original(is_result, timeout=LONG)
         await second.wait_for_original(is_result, timeout=LONG)
-    assert second.response_delay is not None
-    assert second.response_delay < 2.0
+    # In time: a response later than Discord's 3 s would be a 10062 error, which fails
+    # assert_no_errors below; how long acknowledgements take is benchmarks/ack_latency.py's.
+    assert second.callback is not None
+    assert second.callback.type == DEFERRED_CHANNEL_MESSAGE
     assert "Queued" in queued.versions[1].content
     emulator.assert_no_errors()
 
@@ -261,7 +273,9 @@ async def test_commands_sync_to_configured_guilds(
     config = bot_config(tmp_path, tiny_model_dir, discord={"guild_ids": [emulator.guild.id]})
     async with running_easel(emulator, tiny_engine, config):
         names = {command.name for command in emulator.guild_commands(emulator.guild)}
+        published_globally = {command.name for command in emulator.global_commands}
     assert "imagine" in names
+    assert "imagine" not in published_globally
 
 
 async def test_moderators_see_everyones_jobs_in_the_queue(

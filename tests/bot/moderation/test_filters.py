@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -112,11 +111,15 @@ def test_regexes_re2_cannot_run_in_linear_time_are_refused(pattern: str) -> None
         compile_filter(pattern, "regex")
 
 
-def test_a_catastrophic_regex_stays_fast() -> None:
-    """Run (a+)+$ over a long hostile text in linear time."""
-    started = time.perf_counter()
-    check(["a" * 5000 + "!"], [banned(r"(a+)+$", "regex")])
-    assert time.perf_counter() - started < 0.5
+def test_a_catastrophic_regex_runs_on_re2_and_matches_correctly() -> None:
+    """Compile (a+)+$ with RE2, which cannot backtrack, and read a hostile text right.
+
+    Python's own engine would take exponential time on this text; how long RE2 takes at
+    growing lengths is printed by ``benchmarks/filters.py``.
+    """
+    assert type(compile_filter(r"(a+)+$", "regex")).__module__ == "re2"
+    assert not check(["a" * 5000 + "!"], [banned(r"(a+)+$", "regex")]).blocked
+    assert check(["a" * 5000], [banned(r"(a+)+$", "regex")]).blocked
 
 
 @pytest.mark.parametrize("pattern", ["", "   ", "x" * 301, "---"])

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops, ImageStat
 
 from bot.moderation.image_safety import (
     NudeNetClassifier,
@@ -70,25 +69,32 @@ def test_the_models_own_safety_checker_is_honoured() -> None:
     assert readings[1].unsafe
 
 
+def largest_difference(first: Image.Image, second: Image.Image) -> int:
+    """Return the largest difference between two images' pixels, over every channel."""
+    return max(high for _, high in ImageChops.difference(first, second).getextrema())
+
+
 def test_the_placeholder_hides_the_image_at_the_same_size() -> None:
     """Replace an image by a dark blur of the same size that keeps no detail."""
     noisy = Image.effect_noise((64, 48), 100).convert("RGB")
+    # The same colours at 8×8, without any of the noise's detail.
+    coarse = noisy.resize((8, 8)).resize(noisy.size, Image.Resampling.NEAREST)
     stand_in = placeholder(noisy)
     assert stand_in.size == noisy.size
-    assert stand_in.getextrema()[0][1] - stand_in.getextrema()[0][0] < 255
+    assert largest_difference(noisy, coarse) > 100
+    assert largest_difference(stand_in, placeholder(coarse)) <= 4
+    assert ImageStat.Stat(stand_in.convert("L")).mean[0] < 100
 
 
 def test_the_real_classifier_runs_offline_and_passes_plain_images() -> None:
-    """Load NudeNet's shipped weights and read flat and noisy images as safe, quickly."""
+    """Load NudeNet's shipped weights and read flat and noisy images as safe."""
     classifier = NudeNetClassifier()
     images = [
         Image.new("RGB", (256, 256), (30, 120, 200)),
         Image.effect_noise((256, 256), 40).convert("RGB"),
     ]
-    started = time.perf_counter()
     readings = classifier.classify(images)
     assert [reading.unsafe for reading in readings] == [False, False]
-    assert time.perf_counter() - started < 30
 
 
 def test_the_real_classifier_flags_what_its_detector_finds() -> None:

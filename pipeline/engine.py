@@ -276,16 +276,7 @@ class Engine:
             output = pipe(**arguments)
 
         # 6. Split the images back per request
-        duration = time.perf_counter() - started
-        flags = output.nsfw_content_detected or [False] * len(output.images)
-        results: list[GenerationResult] = []
-        offset = 0
-        for request in requests:
-            images = output.images[offset : offset + request.num_images]
-            flagged = tuple(bool(f) for f in flags[offset : offset + request.num_images])
-            results.append(GenerationResult(request, list(images), duration, flagged))
-            offset += request.num_images
-        return results
+        return _split_per_request(requests, output, time.perf_counter() - started)
 
     def _encode(self, requests: Sequence[GenerationRequest]) -> tuple[torch.Tensor, torch.Tensor]:
         """Return positive and negative embeddings, one row per image, padded to one length."""
@@ -348,6 +339,21 @@ class Engine:
             yield
         finally:
             vae.disable_tiling()
+
+
+def _split_per_request(
+    requests: Sequence[GenerationRequest], output: Any, duration: float
+) -> list[GenerationResult]:
+    """Give each request its images from one pipeline output, and the safety checker's flags."""
+    flags = output.nsfw_content_detected or [False] * len(output.images)
+    results: list[GenerationResult] = []
+    offset = 0
+    for request in requests:
+        images = output.images[offset : offset + request.num_images]
+        flagged = tuple(bool(f) for f in flags[offset : offset + request.num_images])
+        results.append(GenerationResult(request, list(images), duration, flagged))
+        offset += request.num_images
+    return results
 
 
 def batch_key(request: GenerationRequest) -> tuple[object, ...]:

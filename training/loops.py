@@ -16,7 +16,7 @@ import copy
 import random
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
@@ -190,16 +190,7 @@ def train_denoiser(
     denoiser = Denoiser(
         unet, text_encoder, EMA(unet, plan.ema_decay), EMA(text_encoder, plan.ema_decay)
     )
-    start, state = 0, {}
-    if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
-        unet.load_state_dict(state["unet"])
-        text_encoder.load_state_dict(state["text_encoder"])
-        denoiser.ema_unet.model.load_state_dict(state["ema_unet"])
-        denoiser.ema_text.model.load_state_dict(state["ema_text"])
-        optimiser.load_state_dict(state["optimiser"])
-        _restore_rng(rng, state["rng"])
-        start = state["step"]
+    start, state = _resume_denoiser(checkpoint, denoiser, optimiser, rng)
     scheduler = training_scheduler()
     excluded = held_out_combinations()
     unet.train()
@@ -243,6 +234,25 @@ def train_denoiser(
             unet.train()
             text_encoder.train()
     return denoiser
+
+
+def _resume_denoiser(
+    checkpoint: Path, denoiser: Denoiser, optimiser: torch.optim.Optimizer, rng: random.Random
+) -> tuple[int, dict[str, Any]]:
+    """Load the last checkpoint, if any, into the models, optimiser and RNG.
+
+    Returns the step to continue from (0 for a fresh start) and the checkpoint's contents.
+    """
+    if not checkpoint.exists():
+        return 0, {}
+    state: dict[str, Any] = torch.load(checkpoint, weights_only=False)
+    denoiser.unet.load_state_dict(state["unet"])
+    denoiser.text_encoder.load_state_dict(state["text_encoder"])
+    denoiser.ema_unet.model.load_state_dict(state["ema_unet"])
+    denoiser.ema_text.model.load_state_dict(state["ema_text"])
+    optimiser.load_state_dict(state["optimiser"])
+    _restore_rng(rng, state["rng"])
+    return int(state["step"]), state
 
 
 def _denoising_loss(

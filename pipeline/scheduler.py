@@ -1,4 +1,4 @@
-"""The GPU job queue: fair, batched, cancellable, and persisted before anything is promised.
+"""The job scheduler: fair, batched, cancellable, and persisted before anything is promised.
 
 Submissions wait in a :class:`FairQueue`; one worker per engine (one engine per device)
 claims the next fair batch and runs it on that engine's own thread, so the event loop never

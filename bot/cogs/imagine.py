@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 class ImagineCog(commands.Cog):
     """Draw images, look up a job's parameters, and see or cancel queued jobs."""
 
-    def __init__(self, studio: JobActions) -> None:
-        self.studio = studio
+    def __init__(self, actions: JobActions) -> None:
+        self._actions = actions
 
     @app_commands.command(name="imagine", description="Draw four images from a prompt")
     @app_commands.describe(
@@ -33,7 +33,7 @@ class ImagineCog(commands.Cog):
         image: discord.Attachment | None = None,
     ) -> None:
         """Queue a grid of four images."""
-        await self.studio.imagine(interaction, prompt, negative, image)
+        await self._actions.imagine(interaction, prompt, negative, image)
 
     @app_commands.command(name="info", description="Show the full parameters and seeds of a job")
     @app_commands.describe(job="The job id shown under a result")
@@ -41,9 +41,9 @@ class ImagineCog(commands.Cog):
         self, interaction: discord.Interaction, job: app_commands.Range[str, 1, 64]
     ) -> None:
         """Show a job's parameters privately."""
-        await self.studio.info(interaction, job)
+        await self._actions.info(interaction, job)
 
     @app_commands.command(name="queue", description="See your queued jobs and cancel them")
     async def queue(self, interaction: discord.Interaction) -> None:
         """List the caller's jobs (everyone's for moderators)."""
-        await self.studio.show_queue(interaction)
+        await self._actions.show_queue(interaction)

@@ -1,4 +1,4 @@
-"""The house limits on size: modules of at most 400 lines, functions of at most 60."""
+"""The house limits on shape: short modules and functions, and one type per name."""
 
 from __future__ import annotations
 
@@ -36,3 +36,13 @@ def test_functions_fit_on_a_screen() -> None:
                 if lines > MAX_FUNCTION_LINES:
                     long[f"{path.relative_to(ROOT)}:{node.name}"] = lines
     assert long == {}
+
+
+def test_no_two_types_share_a_name() -> None:
+    """Give every class and type alias a name no other module uses for another type."""
+    places: dict[str, list[str]] = {}
+    for path in sources():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                places.setdefault(node.name, []).append(str(path.relative_to(ROOT)))
+    assert {name: where for name, where in places.items() if len(where) > 1} == {}

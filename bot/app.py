@@ -197,7 +197,7 @@ def _bot_parts(app: EaselApp, buttons: JobButtons, maintenance: Maintenance) -> 
         cogs=[
             ImagineCog(app.actions),
             GuideCog(stores.jobs, scheduler, moderator_role=role),
-            ModerationCog(admin, app.moderation, moderator_role=role),
+            ModerationCog(admin, moderator_role=role),
         ],
         buttons=buttons,
         resume=resume,

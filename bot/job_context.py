@@ -94,6 +94,7 @@ class JobContext:
         }
         if self.source_job is not None:
             stored["source_job"] = self.source_job
+        if self.source_job is not None or self.reply_to is not None:
             stored["reply_to"] = _optional_str(self.reply_to)
         if self.source_index is not None:
             stored["source_index"] = self.source_index

@@ -22,7 +22,6 @@ from bot.store.moderation import PAGE_SIZE
 
 if TYPE_CHECKING:
     from bot.moderation.admin import ModerationAdmin
-    from bot.moderation.gate import ModerationGate
 
 MODERATORS = discord.Permissions(manage_messages=True)
 NOT_A_MODERATOR = "Only moderators (Manage Messages, or the moderator role) can use this."
@@ -44,11 +43,8 @@ class ModerationCog(commands.Cog):
         default_permissions=MODERATORS,
     )
 
-    def __init__(
-        self, admin: ModerationAdmin, gate: ModerationGate, *, moderator_role: str | None
-    ) -> None:
+    def __init__(self, admin: ModerationAdmin, *, moderator_role: str | None) -> None:
         self._admin = admin
-        self._gate = gate
         self._moderator_role = moderator_role
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
@@ -127,10 +123,7 @@ class ModerationCog(commands.Cog):
     @limits.command(name="show", description="Show the limits in force")
     async def limits_show(self, interaction: discord.Interaction) -> None:
         """Describe the per-user and per-server limits."""
-        actor = self._actor(interaction)
-        if actor.guild_id is None:
-            return
-        limits = await self._gate.limits(actor.guild_id)
+        limits = await self._admin.limits(self._actor(interaction))
         member, guild = limits.member, limits.guild
         lines = [
             f"Each member: {member.per_minute:g} jobs a minute, up to {member.burst} at once.",

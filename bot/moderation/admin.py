@@ -15,7 +15,7 @@ from pipeline.errors import UserError
 
 if TYPE_CHECKING:
     from bot.moderation.filters import Filter, FilterAction, FilterKind, Verdict
-    from bot.moderation.gate import ModerationGate
+    from bot.moderation.gate import LimitsInForce, ModerationGate
     from bot.permissions import Actor
     from bot.store.moderation import AuditEntry, GuildSettings, ModerationStore
     from pipeline.scheduler import QueueEntry
@@ -72,6 +72,10 @@ class ModerationAdmin:
         await self._update(actor, default_filters=on)
         await self._gate.record(actor, "filter_defaults", "on" if on else "off")
 
+    async def limits(self, actor: Actor) -> LimitsInForce:
+        """Return the limits in force in the actor's guild."""
+        return await self._gate.limits(_guild(actor))
+
     async def set_limits(
         self,
         actor: Actor,
@@ -84,7 +88,7 @@ class ModerationAdmin:
         """Save new limits; a server rate of 0 removes the server's budget."""
         changes: dict[str, object] = {"user_per_minute": per_minute, "user_burst": burst}
         if server_per_minute is not None:
-            changes["guild_per_minute"] = server_per_minute or None
+            changes["guild_per_minute"] = server_per_minute  # 0: no budget, whatever the config
         if server_burst is not None:
             changes["guild_burst"] = server_burst
         await self._update(actor, **changes)

@@ -134,7 +134,12 @@ class ModerationGate:
         """Return the limits in force in a guild."""
         settings = await self._store.settings(guild_id)
         defaults = self._defaults
-        guild_rate = settings.guild_per_minute or defaults.guild_per_minute
+        # None: the guild never chose; 0: a moderator removed the server's budget.
+        guild_rate = (
+            defaults.guild_per_minute
+            if settings.guild_per_minute is None
+            else settings.guild_per_minute
+        )
         return LimitsInForce(
             member=RateLimit(
                 per_minute=settings.user_per_minute or defaults.user_per_minute,

@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+from PIL import Image
 from torch import nn
 
 from pipeline.errors import GenerationCanceled, ParameterError
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from PIL import Image
 
     from pipeline.engine import Engine, Progress
     from pipeline.request import GenerationRequest
@@ -103,14 +102,17 @@ def test_prompt_weighting_changes_the_image(tiny_engine: Engine) -> None:
     assert max_difference(plain.images[0], weighted.images[0]) > 0
 
 
-def test_img2img_keeps_the_init_image_size(tiny_engine: Engine, tmp_path: Path) -> None:
-    """Draw an image prompt at its own size and aspect when it is native-sized."""
+def test_img2img_keeps_the_init_image_aspect(tiny_engine: Engine, tmp_path: Path) -> None:
+    """Draw a 2:1 image prompt at 2:1, not at the model's square native size."""
     init = tmp_path / "init.png"
-    tiny_engine.generate(tiny_engine.parse("x --ar 1:1 --seed 1")).images[0].save(init)
-    request = tiny_engine.parse("a red circle --strength 0.5", init_image=init)
+    Image.radial_gradient("L").convert("RGB").resize((96, 48)).save(init)
+    assert tiny_engine.native_size == (32, 32)
+    request = replace(
+        tiny_engine.parse("a red circle --strength 0.5 --steps 2", init_image=init), num_images=1
+    )
     result = tiny_engine.generate(request)
     assert request.operation == "img2img"
-    assert {image.size for image in result.images} == {tiny_engine.native_size}
+    assert [image.size for image in result.images] == [(64, 32)]
 
 
 def test_img2img_with_a_tiny_strength_still_runs(tiny_engine: Engine, tmp_path: Path) -> None:

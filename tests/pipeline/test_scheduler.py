@@ -3,96 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
-from bot.store.database import Database
 from bot.store.jobs import SqliteJobStore
 from pipeline.batch_runner import OUT_OF_MEMORY_MESSAGE
-from pipeline.config import QueueSettings
 from pipeline.jobs import (
     JobCanceledError,
     JobFailedError,
-    JobRecord,
-    QueueClosedError,
     QueueFullError,
-    job_cost,
 )
-from pipeline.scheduler import JobScheduler
-from tests.pipeline.faulty_engine import FaultyEngine
+from tests.pipeline.scheduler_parts import held_running_job
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
-    from pathlib import Path
+    from collections.abc import Awaitable, Callable
 
+    from bot.store.database import Database
     from pipeline.engine import Engine
-    from pipeline.handles import JobHandle
-    from pipeline.jobs import JobEvent
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    """Open a fresh database file."""
-    db = await Database.open(tmp_path / "easel.db")
-    yield db
-    await db.close()
-
-
-@pytest.fixture
-def faulty(tiny_engine: Engine) -> FaultyEngine:
-    """Wrap the tiny engine with no faults configured."""
-    return FaultyEngine(tiny_engine)
-
-
-@pytest.fixture
-async def make_scheduler(
-    faulty: FaultyEngine, database: Database, tmp_path: Path, tiny_engine: Engine
-) -> AsyncIterator[Callable[..., Awaitable[JobScheduler]]]:
-    """Start schedulers on the faulty engine and the database; shut them all down after."""
-    started: list[JobScheduler] = []
-
-    async def make(*, start: bool = True, **settings: object) -> JobScheduler:
-        values: dict[str, object] = {"gather_ms": 5, "job_timeout": 30, "shutdown_grace": 0.2}
-        values.update(settings)
-        scheduler = JobScheduler(
-            [faulty],
-            SqliteJobStore(database),
-            QueueSettings.model_validate(values),
-            output_dir=tmp_path / "outputs",
-            quantum=job_cost(tiny_engine.parse("x")),
-        )
-        if start:
-            await scheduler.start()
-        started.append(scheduler)
-        return scheduler
-
-    yield make
-    faulty.release()
-    for scheduler in started:
-        await scheduler.shutdown()
-
-
-async def wait_for_event(handle: JobHandle, kind: str) -> JobEvent:
-    """Return the handle's first event of a kind."""
-    async with asyncio.timeout(20):
-        async for event in handle.events():
-            if event.kind == kind:
-                return event
-    raise AssertionError(f"{handle} ended without a {kind} event")
-
-
-async def held_running_job(
-    scheduler: JobScheduler, faulty: FaultyEngine, engine: Engine, owner: str = "A"
-) -> JobHandle:
-    """Submit a job and return once the worker is paused inside it after step 1."""
-    faulty.hold_after_first_step = True
-    handle = await scheduler.submit(engine.parse("a held job --steps 8"), owner)
-    await asyncio.to_thread(faulty.holding.wait, 20)
-    return handle
+    from pipeline.scheduler import JobScheduler
+    from tests.pipeline.faulty_engine import FaultyEngine
 
 
 async def test_a_job_runs_and_its_images_are_saved(
@@ -103,6 +34,7 @@ async def test_a_job_runs_and_its_images_are_saved(
     handle = await scheduler.submit(tiny_engine.parse("a red circle --seed 3"), "A")
     result = await handle.result()
     assert len(result.images) == 4
+    assert len(result.paths) == 4
     assert all(path.exists() and path.suffix == ".png" for path in result.paths)
     stored = await SqliteJobStore(database).get(handle.id)
     assert stored is not None
@@ -303,106 +235,3 @@ async def test_batched_jobs_equal_the_same_jobs_run_alone(
         alone = tiny_engine.generate(request)
         for got, want in zip(result.images, alone.images, strict=True):
             assert np.abs(np.asarray(got, int) - np.asarray(want, int)).max() <= 1
-
-
-async def test_restart_requeues_pending_and_retries_or_fails_interrupted_jobs(
-    make_scheduler: Callable[..., Awaitable[JobScheduler]],
-    tiny_engine: Engine,
-    database: Database,
-) -> None:
-    """Requeue pending jobs in order, retry a job cut off once, fail one cut off twice."""
-    store = SqliteJobStore(database)
-    request = tiny_engine.parse("left behind --seed 1")
-    for job_id in ("p1", "r1", "r2", "p2"):
-        await store.add(JobRecord(id=job_id, owner="A", request=request))
-    await store.mark_running("r1", attempts=1)
-    await store.mark_running("r2", attempts=2)
-    scheduler = await make_scheduler(start=False)
-    recovered = {handle.id: handle for handle in await scheduler.start()}
-    assert list(recovered) == ["p1", "r1", "r2", "p2"]
-    with pytest.raises(JobFailedError, match="restarted while drawing it, 2 times"):
-        await recovered["r2"].result()
-    for job_id in ("p1", "r1", "p2"):
-        assert len((await recovered[job_id].result()).images) == 4
-    retried = await store.get("r1")
-    assert retried is not None
-    assert retried.attempts == 2
-
-
-async def test_shutdown_leaves_waiting_jobs_pending_and_puts_the_running_one_back(
-    make_scheduler: Callable[..., Awaitable[JobScheduler]],
-    faulty: FaultyEngine,
-    tiny_engine: Engine,
-    database: Database,
-) -> None:
-    """Interrupt the running job within the grace time and keep every job for the restart."""
-    scheduler = await make_scheduler()
-    running = await held_running_job(scheduler, faulty, tiny_engine)
-    waiting = await scheduler.submit(tiny_engine.parse("later"), "B")
-    started = time.monotonic()
-    shutting_down = asyncio.create_task(scheduler.shutdown())
-    await asyncio.sleep(0.3)
-    faulty.release()
-    await shutting_down
-    assert time.monotonic() - started < 5
-    store = SqliteJobStore(database)
-    assert [job.id for job in await store.unfinished()] == [running.id, waiting.id]
-    assert {job.status for job in await store.unfinished()} == {"pending"}
-    with pytest.raises(QueueClosedError):
-        await scheduler.submit(tiny_engine.parse("too late"), "C")
-
-
-async def test_the_event_loop_stays_responsive_while_the_engine_works(
-    make_scheduler: Callable[..., Awaitable[JobScheduler]], tiny_engine: Engine
-) -> None:
-    """Keep timers on time while a long job runs on the worker thread."""
-    scheduler = await make_scheduler()
-    handle = await scheduler.submit(
-        replace(tiny_engine.parse("long --steps 60"), num_images=4), "A"
-    )
-    await wait_for_event(handle, "started")
-    lateness = []
-    while handle.status == "running":
-        before = time.perf_counter()
-        await asyncio.sleep(0.01)
-        lateness.append(time.perf_counter() - before - 0.01)
-    await handle.result()
-    assert lateness
-    assert max(lateness) < 0.5
-
-
-class FlakyStore(SqliteJobStore):
-    """The real store, except that the first ``mark_running`` raises (a disk hiccup)."""
-
-    def __init__(self, database: Database) -> None:
-        super().__init__(database)
-        self.failures_left = 1
-
-    async def mark_running(self, job_id: str, attempts: int) -> None:
-        """Fail once, then behave."""
-        if self.failures_left:
-            self.failures_left -= 1
-            raise OSError("disk I/O error (injected)")
-        await super().mark_running(job_id, attempts)
-
-
-async def test_an_internal_error_fails_that_batch_and_the_worker_goes_on(
-    faulty: FaultyEngine, database: Database, tmp_path: Path, tiny_engine: Engine
-) -> None:
-    """Fail the batch that hit an internal error, with a reference, then run the next job."""
-    scheduler = JobScheduler(
-        [faulty],
-        FlakyStore(database),
-        QueueSettings(gather_ms=5),
-        output_dir=tmp_path / "outputs",
-        quantum=job_cost(tiny_engine.parse("x")),
-    )
-    await scheduler.start()
-    try:
-        first = await scheduler.submit(tiny_engine.parse("unlucky"), "A")
-        with pytest.raises(JobFailedError, match="internal error"):
-            await first.result()
-        second = await scheduler.submit(tiny_engine.parse("lucky"), "A")
-        assert len((await second.result()).images) == 4
-    finally:
-        await scheduler.shutdown()

@@ -117,6 +117,7 @@ def _run_split(
 ) -> RequestOutcome:
     """Run one request image by image, after an out-of-memory error."""
     images = []
+    flagged: list[bool] = []
     duration = 0.0
     for seed in request.seeds:
         single = replace(request, seed=seed, num_images=1)
@@ -130,8 +131,10 @@ def _run_split(
                 return Failed(OUT_OF_MEMORY_MESSAGE)
             return _failure(error, reference)
         images.extend(result.images)
+        # The model's own safety checker must still be heard for images drawn one by one.
+        flagged.extend(result.flagged or [False] * len(result.images))
         duration += result.duration
-    return Succeeded(GenerationResult(request, images, duration))
+    return Succeeded(GenerationResult(request, images, duration, tuple(flagged)))
 
 
 def _failure(error: Exception, reference: str) -> Failed:

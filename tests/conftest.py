@@ -6,4 +6,8 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.pop("EASEL_DATA_DIR", None)
 
-pytest_plugins = ["tests.fakediscord.fixtures", "tests.engine_fixtures"]
+pytest_plugins = [
+    "tests.fakediscord.fixtures",
+    "tests.engine_fixtures",
+    "tests.database_fixtures",
+]

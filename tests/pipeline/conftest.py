@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bot.store.database import Database
 from bot.store.jobs import SqliteJobStore
 from pipeline.config import QueueSettings
 from pipeline.jobs import job_cost
@@ -17,16 +16,9 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
     from pathlib import Path
 
+    from bot.store.database import Database
     from pipeline.engine import Engine
     from tests.pipeline.faulty_engine import FaultyEngine
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    """Open a fresh database file."""
-    db = await Database.open(tmp_path / "easel.db")
-    yield db
-    await db.close()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from bot.moderation.admin import ModerationAdmin
 from bot.moderation.gate import BannedError, ModerationGate
 from bot.moderation.ratelimit import RateLimit
 from bot.permissions import Actor
-from bot.store.database import Database
 from bot.store.moderation import GuildSettings, ModerationStore
 from pipeline.config import GenerationSettings
 from pipeline.errors import UserError
@@ -22,9 +21,7 @@ from pipeline.request import parse_request
 from pipeline.scheduler import QueueEntry
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-    from pathlib import Path
-
+    from bot.store.database import Database
     from pipeline.jobs import JobStatus
 
 GUILD = 1_111_111_111_111_111_111
@@ -76,11 +73,9 @@ def entry(job_id: str, owner: int, status: JobStatus, guild_id: int | None) -> Q
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[ModerationStore]:
+def store(database: Database) -> ModerationStore:
     """Build the moderation store on a fresh, migrated database."""
-    db = await Database.open(tmp_path / "easel.db")
-    yield ModerationStore(db)
-    await db.close()
+    return ModerationStore(database)
 
 
 @pytest.fixture

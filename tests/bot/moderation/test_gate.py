@@ -15,15 +15,15 @@ from bot.moderation.gate import BannedError, LimitsInForce, ModerationGate, Prom
 from bot.moderation.image_safety import SafetyReading
 from bot.moderation.ratelimit import RateLimit
 from bot.permissions import Actor
-from bot.store.database import Database
 from bot.store.moderation import GuildSettings, ModerationStore
 from pipeline.config import GenerationSettings
 from pipeline.jobs import JobRecord
 from pipeline.request import parse_request
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
-    from pathlib import Path
+    from collections.abc import Sequence
+
+    from bot.store.database import Database
 
 GUILD = 1_111_111_111_111_111_111
 OTHER_GUILD = 2_222_222_222_222_222_222
@@ -63,11 +63,9 @@ class FixedClassifier:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[ModerationStore]:
+def store(database: Database) -> ModerationStore:
     """Build the moderation store on a fresh, migrated database."""
-    db = await Database.open(tmp_path / "easel.db")
-    yield ModerationStore(db)
-    await db.close()
+    return ModerationStore(database)
 
 
 @pytest.fixture

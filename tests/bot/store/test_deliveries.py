@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bot.job_context import JobContext, JobKind
-from bot.store.database import Database
 from bot.store.deliveries import DeliveryStore
 from bot.store.jobs import SqliteJobStore
 from pipeline.config import GenerationSettings
@@ -16,19 +15,11 @@ from pipeline.jobs import JobRecord
 from pipeline.request import parse_request
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from bot.store.database import Database
 
 # Discord snowflakes exceed JSON's safe integers; they must come back exactly.
 CHANNEL = 1_234_567_890_123_456_789
 MESSAGE = 9_876_543_210_987_654_321
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    """Open a fresh, migrated database file."""
-    db = await Database.open(tmp_path / "easel.db")
-    yield db
-    await db.close()
 
 
 @pytest.fixture

@@ -9,24 +9,17 @@ import pytest
 
 from bot.job_context import JobContext, JobKind
 from bot.moderation.ratelimit import RateCharge, RateLimit, RateLimitedError
-from bot.store.database import Database
 from bot.store.jobs import SqliteJobStore
 from pipeline.config import GenerationSettings
 from pipeline.jobs import JobRecord
 from pipeline.request import GenerationRequest, parse_request
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import Awaitable, Callable
+
+    from bot.store.database import Database
 
 SLOW = RateLimit(per_minute=1.0, burst=2)
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    """Open a fresh, migrated database file."""
-    db = await Database.open(tmp_path / "easel.db")
-    yield db
-    await db.close()
 
 
 @pytest.fixture

@@ -7,12 +7,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bot.store.database import Database
 from bot.store.moderation import GuildSettings, ModerationStore
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-    from pathlib import Path
+    from bot.store.database import Database
 
 GUILD = 1_111_111_111_111_111_111
 OTHER_GUILD = 2_222_222_222_222_222_222
@@ -21,11 +19,9 @@ MEMBER = 4_444_444_444_444_444_444
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[ModerationStore]:
+def store(database: Database) -> ModerationStore:
     """Build the moderation store on a fresh, migrated database."""
-    db = await Database.open(tmp_path / "easel.db")
-    yield ModerationStore(db)
-    await db.close()
+    return ModerationStore(database)
 
 
 async def test_an_added_filter_is_listed(store: ModerationStore) -> None:

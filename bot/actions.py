@@ -19,7 +19,7 @@ import discord
 
 from bot import messages
 from bot.buttons import ButtonAction, JobButtons, Press
-from bot.job_context import JobContext, JobKind
+from bot.job_context import JobContext, JobKind, entries_in_guild
 from bot.permissions import Actor
 from bot.replies import answer_error, reply_privately
 from pipeline.errors import InputImageError, UserError
@@ -163,7 +163,7 @@ class JobActions:
     async def upscale(self, interaction: discord.Interaction, job_id: str, index: int) -> None:
         """Queue a 2× upscale of image ``index`` of a grid."""
         placeholder = await _acknowledge(interaction)
-        source, image = await self._source_image(job_id, index)
+        source, image = await self._source_image(interaction, job_id, index)
         seed = source.request.seeds[index - 1] if index <= len(source.request.seeds) else None
         request = self._s.engine.upscale_request(source.request, image, seed=seed)
         await self._submit(
@@ -180,7 +180,7 @@ class JobActions:
     ) -> None:
         """Queue four variations of image ``index``."""
         placeholder = await _acknowledge(interaction)
-        source, image = await self._source_image(job_id, index)
+        source, image = await self._source_image(interaction, job_id, index)
         request = self._s.engine.variation_request(source.request, image, strength=strength)
         await self._submit(
             interaction,
@@ -196,7 +196,7 @@ class JobActions:
     async def reroll(self, interaction: discord.Interaction, job_id: str) -> None:
         """Queue the same job again with a new seed."""
         placeholder = await _acknowledge(interaction)
-        source = await self._source(job_id)
+        source = await self._source(interaction, job_id)
         request = self._s.engine.reroll_request(source.request)
         kind = JobContext.of(source).kind
         kind = JobKind.REROLL if kind == JobKind.IMAGINE else kind
@@ -214,7 +214,7 @@ class JobActions:
         """Delete a result message, for its owner or a moderator."""
         actor = self._actor(interaction)
         await self._s.moderation.refuse_if_banned(actor)
-        if not _may_manage(actor, await self._s.jobs.get(job_id)):
+        if not _may_manage(actor, await self._job_here(actor, job_id)):
             raise UserError("Only the person who made this image, or a moderator, can delete it.")
         await interaction.response.defer()
         if interaction.message is not None:
@@ -225,7 +225,10 @@ class JobActions:
         """Cancel a waiting or running job, for its owner or a moderator."""
         actor = self._actor(interaction)
         await self._s.moderation.refuse_if_banned(actor)
-        if not _may_manage(actor, await self._s.jobs.get(job_id)):
+        job = await self._job_here(actor, job_id)
+        if job is None:
+            raise UserError("That job is not in this server's queue.")
+        if not _may_manage(actor, job):
             raise UserError("Only the person who queued this job, or a moderator, can cancel it.")
         canceled = await self._s.scheduler.cancel(job_id, reason=f"canceled by {actor.name}.")
         text = "Canceled." if canceled else "That job already finished."
@@ -234,8 +237,9 @@ class JobActions:
     @guarded
     async def info(self, interaction: discord.Interaction, job_id: str) -> None:
         """Show a job's full parameters and seeds, privately."""
-        await self._s.moderation.refuse_if_banned(self._actor(interaction))
-        job = await self._s.jobs.get(job_id.strip())
+        actor = self._actor(interaction)
+        await self._s.moderation.refuse_if_banned(actor)
+        job = await self._job_here(actor, job_id.strip())
         if job is None:
             raise UserError(
                 f"There is no job `{job_id[:40]}`. The id is at the bottom of each result."
@@ -244,21 +248,20 @@ class JobActions:
 
     @guarded
     async def show_queue(self, interaction: discord.Interaction) -> None:
-        """List the caller's jobs (everyone's for moderators), with cancel buttons."""
+        """List the caller's jobs in this server (all of its jobs for moderators), to cancel."""
         actor = self._actor(interaction)
         await self._s.moderation.refuse_if_banned(actor)
-        scheduler = self._s.scheduler
-        shown = [
-            entry
-            for entry in scheduler.entries()
-            if actor.moderator or entry.owner == str(actor.user_id)
-        ][:10]
+        here = entries_in_guild(self._s.scheduler.entries(), actor.guild_id)
+        shown = [e for e in here if actor.moderator or e.owner == str(actor.user_id)][:10]
         view = discord.ui.View(timeout=None)
         for number, entry in enumerate(shown, start=1):
             view.add_item(self._s.buttons.cancel_button(entry.job_id, f"Cancel {number}"))
         await interaction.response.send_message(
             messages.queue_listing(
-                shown, scheduler.running, scheduler.waiting, show_owners=actor.moderator
+                shown,
+                sum(1 for e in here if e.status == "running"),
+                sum(1 for e in here if e.status == "pending"),
+                show_owners=actor.moderator,
             ),
             view=view if shown else discord.utils.MISSING,
             ephemeral=True,
@@ -304,16 +307,25 @@ class JobActions:
         await asyncio.to_thread(image.save, path, "PNG")
         return path
 
-    async def _source(self, job_id: str) -> JobRecord:
-        """Return the finished job a button refers to."""
+    async def _job_here(self, actor: Actor, job_id: str) -> JobRecord | None:
+        """Return a job of the server the actor is in; another server's jobs do not exist here."""
         job = await self._s.jobs.get(job_id)
+        if job is None or JobContext.of(job).guild_id != actor.guild_id:
+            return None
+        return job
+
+    async def _source(self, interaction: discord.Interaction, job_id: str) -> JobRecord:
+        """Return the finished job of this server a button refers to."""
+        job = await self._job_here(self._actor(interaction), job_id)
         if job is None or job.status != "done":
             raise UserError(GONE)
         return job
 
-    async def _source_image(self, job_id: str, index: int) -> tuple[JobRecord, Path]:
-        """Return a finished job and the file of its image ``index``."""
-        job = await self._source(job_id)
+    async def _source_image(
+        self, interaction: discord.Interaction, job_id: str, index: int
+    ) -> tuple[JobRecord, Path]:
+        """Return a finished job of this server and the file of its image ``index``."""
+        job = await self._source(interaction, job_id)
         if index > len(job.outputs) or not job.outputs[index - 1].exists():
             raise UserError(GONE)
         return job, job.outputs[index - 1]

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 from bot.moderation.ratelimit import RateCharge, RateLimit
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from pipeline.engine import VariationStrength
     from pipeline.jobs import JobRecord
+    from pipeline.scheduler import QueueEntry
 
 TOKEN_LIFETIME = 15 * 60
 TOKEN_SAFETY_MARGIN = 60
@@ -107,6 +108,11 @@ class JobContext:
         if self.token is None or self.token_issued_at is None or self.message_id is None:
             return False
         return now - self.token_issued_at < TOKEN_LIFETIME - TOKEN_SAFETY_MARGIN
+
+
+def entries_in_guild(entries: Iterable[QueueEntry], guild_id: int | None) -> list[QueueEntry]:
+    """Keep the queue entries of one server's jobs: servers never see each other's."""
+    return [e for e in entries if _optional_int(e.context.get("guild_id")) == guild_id]
 
 
 def stored_rate_charges(stored: Mapping[str, Any]) -> tuple[RateCharge, ...]:

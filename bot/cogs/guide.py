@@ -11,6 +11,7 @@ import torch
 from discord import app_commands
 from discord.ext import commands
 
+from bot.job_context import entries_in_guild
 from bot.permissions import is_moderator
 from pipeline.samplers import SAMPLER_NAMES
 
@@ -63,13 +64,13 @@ class GuideCog(commands.Cog):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        today = await self._jobs.activity_since(midnight.timestamp())
-        scheduler = self._scheduler
+        guild_id = interaction.guild_id or 0  # /stats is guild-only
+        today = await self._jobs.activity_since(midnight.timestamp(), guild_id=guild_id)
+        here = entries_in_guild(self._scheduler.entries(), guild_id)
+        running = sum(1 for entry in here if entry.status == "running")
         median = f"{today.median_seconds:.1f} s" if today.median_seconds is not None else "—"
         embed = discord.Embed(title="Easel statistics")
-        embed.add_field(
-            name="Queue", value=f"{scheduler.running} running, {scheduler.waiting} waiting"
-        )
+        embed.add_field(name="Queue", value=f"{running} running, {len(here) - running} waiting")
         embed.add_field(name="Today (UTC)", value=f"{today.jobs} jobs, {today.images} images")
         embed.add_field(name="Failed today", value=str(today.failed))
         embed.add_field(name="Median generation", value=median)

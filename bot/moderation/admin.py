@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Protocol
 
-from bot.job_context import JobContext
+from bot.job_context import entries_in_guild
 from bot.moderation.filters import check, compile_filter
 from pipeline.errors import UserError
 
@@ -102,9 +102,8 @@ class ModerationAdmin:
             guild_id, user_id, until=until, reason=reason, banned_by=actor.user_id
         )
         canceled = 0
-        for entry in self._jobs.entries():
-            mine = entry.owner == str(user_id) and entry.status == "pending"
-            if mine and JobContext.from_stored(entry.context).guild_id == guild_id:
+        for entry in entries_in_guild(self._jobs.entries(), guild_id):
+            if entry.owner == str(user_id) and entry.status == "pending":
                 canceled += await self._jobs.cancel(entry.job_id, "canceled: you were banned.")
         until_text = "until lifted" if until is None else f"until <t:{int(until)}:f>"
         await self._gate.record(actor, "ban", str(user_id), f"{until_text}; {reason}")

@@ -106,11 +106,12 @@ class SqliteJobStore:
         row = await self._db.fetch_one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
         return record_from_row(row) if row else None
 
-    async def activity_since(self, since: float) -> Activity:
-        """Count jobs and images since a time, and the median generation time of those done."""
+    async def activity_since(self, since: float, *, guild_id: int) -> Activity:
+        """Count a guild's jobs and images since a time, and the median time of those done."""
         rows = await self._db.fetch_all(
-            "SELECT status, outputs, started_at, finished_at FROM jobs WHERE created_at >= ?",
-            (since,),
+            "SELECT status, outputs, started_at, finished_at FROM jobs "
+            "WHERE created_at >= ? AND json_extract(context, '$.guild_id') = ?",
+            (since, str(guild_id)),
         )
         done = [row for row in rows if row["status"] == "done"]
         durations = sorted(

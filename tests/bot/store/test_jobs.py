@@ -209,15 +209,24 @@ async def test_activity_since_counts_jobs_images_failures_and_the_median(
     await store.mark_failed("failed", "boom")
     await store.add(job("waiting", created_at=2000.0))
     await store.add(job("old", created_at=500.0))
-    activity = await store.activity_since(1000.0)
+    activity = await store.activity_since(1000.0, guild_id=111)
     assert (activity.jobs, activity.images, activity.failed) == (5, 6, 1)
     assert activity.median_seconds == 4.0
+
+
+async def test_activity_since_counts_only_the_guilds_own_jobs(store: SqliteJobStore) -> None:
+    """Leave out the jobs another server made in the same period."""
+    await store.add(job("here", created_at=2000.0))
+    elsewhere = {**context(), "guild_id": "999"}
+    await store.add(job("elsewhere", created_at=2000.0, context=elsewhere))
+    assert (await store.activity_since(1000.0, guild_id=111)).jobs == 1
+    assert (await store.activity_since(1000.0, guild_id=999)).jobs == 1
 
 
 async def test_activity_since_has_no_median_without_done_jobs(store: SqliteJobStore) -> None:
     """Report no median when no job of the period finished."""
     await store.add(job("a", created_at=2000.0))
-    activity = await store.activity_since(1000.0)
+    activity = await store.activity_since(1000.0, guild_id=111)
     assert (activity.jobs, activity.images, activity.failed) == (1, 0, 0)
     assert activity.median_seconds is None
 

@@ -3,6 +3,7 @@
 from .clock import Clock
 from .emulator import DiscordEmulator
 from .errors import APIError
+from .faults import FaultRecord
 from .gateway import IdentifyRecord
 from .interactions import CallbackRecord, InteractionRecord
 from .invoke import InvocationError
@@ -30,6 +31,7 @@ __all__ = [
     "Clock",
     "CommandRecord",
     "DiscordEmulator",
+    "FaultRecord",
     "GuildRecord",
     "IdentifyRecord",
     "InteractionRecord",

@@ -75,8 +75,15 @@ class _Close:
 class _Connection:
     """A WebSocket with one writer task, so frames leave in the order they were queued."""
 
-    def __init__(self, ws: web.WebSocketResponse, on_sent: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        request: web.Request,
+        on_sent: Callable[[int], None],
+    ) -> None:
         self.ws = ws
+        self.path = request.path
+        self.transport = request.transport
         self._on_sent = on_sent
         self._queue: asyncio.Queue[dict[str, Any] | _Close | None] = asyncio.Queue()
         self._writer = asyncio.create_task(self._write())
@@ -89,10 +96,16 @@ class _Connection:
         """Queue a close with a gateway close code, after the frames already queued."""
         self._queue.put_nowait(_Close(code, reason))
 
+    def cut(self) -> None:
+        """Drop the TCP connection at once: no close frame, nothing queued is flushed."""
+        if self.transport is not None:
+            self.transport.abort()
+
     async def _write(self) -> None:
         while (item := await self._queue.get()) is not None:
             if isinstance(item, _Close):
-                await self.ws.close(code=item.code, message=item.reason.encode())
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await self.ws.close(code=item.code, message=item.reason.encode())
                 return
             # Text frames: discord.py asks for zlib-stream but parses uncompressed text as well.
             with contextlib.suppress(ConnectionError, RuntimeError):
@@ -167,7 +180,7 @@ class Gateway:
                 session.delivered = max(session.delivered, seq)
             self.state.changed()
 
-        connection = _Connection(ws, on_sent)
+        connection = _Connection(ws, request, on_sent)
         connection.send({"op": HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
         # This emulates API v10 with JSON only; Discord closes other requests the same way.
         if request.query.get("v") != "10":
@@ -176,6 +189,8 @@ class Gateway:
             connection.close(4002, "Error while decoding payload.")
         try:
             async for message in ws:
+                if message.type is WSMsgType.ERROR:
+                    break  # the socket is gone (cut_gateway, or the client vanished)
                 if message.type is not WSMsgType.TEXT:
                     connection.close(4002, "Error while decoding payload.")
                     break
@@ -328,7 +343,8 @@ class Gateway:
                 "guild_id": str(message.guild_id),
             }
         else:
-            data = self.state.message_json(message)
+            # Discord echoes a create's nonce in MESSAGE_CREATE, as in the REST answer.
+            data = self.state.message_json(message, nonce=event == "MESSAGE_CREATE")
         self.dispatch(event, data)
 
     def wants(self, intent: int) -> bool:
@@ -357,6 +373,15 @@ class Gateway:
         if not resumable and session is not None:
             self.sessions.pop(session.session_id, None)
             self.current = None
+
+    def cut(self) -> str:
+        """Cut the bot's socket without a close frame; events wait for its RESUME.
+
+        Return the path of the connection that was cut.
+        """
+        connection = self._detach()
+        connection.cut()
+        return connection.path
 
     def _detach(self) -> _Connection:
         session = self.current

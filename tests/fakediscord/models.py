@@ -187,6 +187,7 @@ class MessageRecord:
     webhook_id: int | None = None
     message_reference: dict[str, Any] | None = None
     deleted_at: float | None = None
+    nonce: int | str | None = None  # as sent on creation; Discord de-duplicates on it
 
     @property
     def current(self) -> MessageVersion:

@@ -1,4 +1,10 @@
-"""REST routes for channel messages: send (with replies), fetch, edit, delete."""
+"""REST routes for channel messages: send (with replies and nonces), history, fetch, edit, delete.
+
+A send with `nonce` and `enforce_nonce: true` that repeats the nonce of a live message the
+bot sent in the same channel within `NONCE_WINDOW` seconds (emulator clock) returns that
+message again instead of creating one. Discord documents the window only as "the past few
+minutes"; five minutes is our reading.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +28,9 @@ from .routing import API, Services, json_response, no_content, require_bot, snow
 
 if TYPE_CHECKING:
     from aiohttp import web
+
+NONCE_WINDOW = 5 * 60
+MAX_NONCE_LENGTH = 25
 
 
 class MessageRoutes:
@@ -65,6 +74,9 @@ class MessageRoutes:
         if body.files:
             self._channel(request, SEND_MESSAGES | ATTACH_FILES)
         check_body(body, upload_limit=self.state.guild_of(channel).upload_limit)
+        earlier = self._same_nonce(channel, body)
+        if earlier is not None:
+            return json_response(self.state.message_json(earlier, nonce=True))
         body.payload["flags"] = int(body.payload.get("flags") or 0) & ~EPHEMERAL
         reference, replied = self._reference(channel, body)
         version = build_version(self.state, body, channel_id=channel.id, reply_to=replied)
@@ -75,10 +87,38 @@ class MessageRoutes:
             kind="channel",
             message_type=MESSAGE_REPLY if reference else MESSAGE_DEFAULT,
             message_reference=reference,
+            nonce=body.payload.get("nonce"),
         )
-        payload = self.state.message_json(message)
+        payload = self.state.message_json(message, nonce=True)
         self.gateway.publish_message("MESSAGE_CREATE", message)
         return json_response(payload)
+
+    def _same_nonce(self, channel: ChannelRecord, body: MessageBody) -> MessageRecord | None:
+        """Return the recent message an enforced nonce repeats, if any."""
+        nonce = body.payload.get("nonce")
+        if nonce is None:
+            return None
+        if isinstance(nonce, str) and len(nonce) > MAX_NONCE_LENGTH:
+            raise errors.invalid_form(
+                ("nonce",),
+                "BASE_TYPE_MAX_LENGTH",
+                f"Must be {MAX_NONCE_LENGTH} or fewer in length.",
+            )
+        if body.payload.get("enforce_nonce") is not True:
+            return None
+        since = self.state.clock.now() - NONCE_WINDOW
+        for message in reversed(self.state.messages.values()):
+            if message.versions[0].at < since:
+                break  # ids and creation times grow together: nothing older can match
+            if (
+                message.channel_id == channel.id
+                and message.author.id == self.state.bot_user.id
+                and message.nonce is not None
+                and str(message.nonce) == str(nonce)
+                and not message.deleted
+            ):
+                return message
+        return None
 
     def _reference(
         self, channel: ChannelRecord, body: MessageBody
@@ -103,19 +143,34 @@ class MessageRoutes:
         return reference, target
 
     async def history(self, request: web.Request) -> web.Response:
-        """Return the newest messages first, honouring limit/before/after."""
+        """Return up to `limit` messages, newest first, as Discord does for every anchor.
+
+        `around` takes limit // 2 older messages, the message itself and limit // 2 newer
+        ones; `before` the newest older ones; `after` the oldest newer ones (the ones right
+        after it, still listed newest first). Discord makes the three exclusive; here
+        `around` wins over `before`, which wins over `after`.
+        """
         channel = self._channel(request, READ_MESSAGE_HISTORY)
         limit = max(1, min(100, int(request.query.get("limit", 50))))
-        before = int(request.query.get("before", 1 << 63))
-        after = int(request.query.get("after", 0))
-        found = [
-            m
-            for m in self.state.messages.values()
-            if m.channel_id == channel.id and not m.deleted and not m.ephemeral
-            if after < m.id < before
-        ]
-        found.sort(key=lambda m: m.id, reverse=True)
-        return json_response([self.state.message_json(m) for m in found[:limit]])
+        visible = sorted(
+            (
+                m
+                for m in self.state.messages.values()
+                if m.channel_id == channel.id and not m.deleted and not m.ephemeral
+            ),
+            key=lambda m: m.id,
+        )
+        if "around" in request.query:
+            picked = _around(visible, _query_snowflake(request, "around"), limit)
+        elif "before" in request.query:
+            before = _query_snowflake(request, "before")
+            picked = [m for m in visible if m.id < before][-limit:]
+        elif "after" in request.query:
+            after = _query_snowflake(request, "after")
+            picked = [m for m in visible if m.id > after][:limit]
+        else:
+            picked = visible[-limit:]
+        return json_response([self.state.message_json(m) for m in reversed(picked)])
 
     async def fetch(self, request: web.Request) -> web.Response:
         """Return one message."""
@@ -144,3 +199,21 @@ class MessageRoutes:
         self.state.delete_message(message)
         self.gateway.publish_message("MESSAGE_DELETE", message)
         return no_content()
+
+
+def _query_snowflake(request: web.Request, name: str) -> int:
+    """Read a snowflake query parameter; a malformed one is Discord's 50035."""
+    value = request.query[name]
+    if not value.isdigit():
+        raise errors.invalid_form(
+            (name,), "NUMBER_TYPE_COERCE", f'Value "{value}" is not snowflake.'
+        )
+    return int(value)
+
+
+def _around(visible: list[MessageRecord], anchor: int, limit: int) -> list[MessageRecord]:
+    """Pick limit // 2 messages each side of `anchor` and the anchor itself, oldest first."""
+    half = limit // 2
+    older = [m for m in visible if m.id < anchor][-half:] if half else []
+    newer = [m for m in visible if m.id > anchor][:half]
+    return [*older, *(m for m in visible if m.id == anchor), *newer]

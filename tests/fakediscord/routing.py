@@ -50,10 +50,13 @@ def snowflake(request: web.Request, name: str) -> int:
     return int(value)
 
 
-def json_response(data: Any, status: int = 200) -> web.Response:
+def json_response(
+    data: Any, status: int = 200, *, headers: dict[str, str] | None = None
+) -> web.Response:
     """Answer with JSON, typed exactly `application/json` as discord.py insists (no charset)."""
     body = json.dumps(data, separators=(",", ":")).encode()
-    return web.Response(body=body, status=status, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"} | (headers or {})
+    return web.Response(body=body, status=status, headers=headers)
 
 
 def no_content() -> web.Response:

@@ -1,9 +1,14 @@
-"""The emulator's server: start it, point discord.py at it, run a client, steer the gateway."""
+"""The emulator's server: start it, point discord.py at it, run a client, steer the gateway.
+
+It also injects Discord's bad days (see faults.py): outages, 429s, answers lost after the
+request was applied, and a gateway socket cut without a close frame.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import socket
 from typing import TYPE_CHECKING, TypeVar
 
@@ -16,6 +21,7 @@ from aiohttp import web
 
 from .cdn import CdnRoutes
 from .clock import Clock
+from .faults import AnswerDrop, FaultInjector, Outage, RateLimit, RouteFilter, fault_middleware
 from .gateway import Gateway, IdentifyRecord
 from .rest_core import CoreRoutes
 from .rest_interactions import InteractionRoutes
@@ -28,6 +34,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Self
 
+    from .faults import FaultKind, FaultRecord, RouteSpec
     from .models import UserRecord
 
 ClientT = TypeVar("ClientT", bound=discord.Client)
@@ -49,6 +56,7 @@ class EmulatorServer:
         self.clock = clock or Clock()
         self.state = EmulatorState(self.clock, token=token)
         self.gateway = Gateway(self.state, heartbeat_interval_ms=heartbeat_interval_ms)
+        self.fault_injector = FaultInjector(self.state)
         self.port = 0
         self._runner: web.AppRunner | None = None
 
@@ -82,7 +90,8 @@ class EmulatorServer:
     async def start(self) -> None:
         """Listen on a free port of 127.0.0.1."""
         app = web.Application(
-            middlewares=[recording_middleware(self.state)], client_max_size=MAX_REQUEST_BYTES
+            middlewares=[fault_middleware(self.fault_injector), recording_middleware(self.state)],
+            client_max_size=MAX_REQUEST_BYTES,
         )
         services = Services(self.state, self.gateway)
         app.router.add_get("/gateway", self.gateway.handle)
@@ -197,3 +206,76 @@ class EmulatorServer:
     def identifies(self) -> list[IdentifyRecord]:
         """Return every IDENTIFY the bot sent (intents, properties)."""
         return self.gateway.identifies
+
+    # Fault injection.
+
+    def outage(self, seconds: float, status: int = 503, *, routes: RouteSpec = "*") -> None:
+        """Answer matching REST requests with `status` for `seconds` of emulator clock.
+
+        The body is Discord's generic `{"message": "503: Service Unavailable", "code": 0}`.
+        `routes` is a path glob without /api/v10, optionally after a method
+        ("POST /channels/*/messages", "/webhooks/*"), or a compiled regex searched in the path.
+        The CDN and the gateway keep working. Requests refused are not applied.
+        """
+        until = self.clock.now() + seconds
+        self.fault_injector.outages.append(Outage(status, until, RouteFilter.parse(routes)))
+
+    def end_outage(self) -> None:
+        """End every outage now."""
+        self.fault_injector.outages.clear()
+
+    def rate_limit(
+        self, share: float, retry_after: float, *, seed: int = 0, routes: RouteSpec = "*"
+    ) -> None:
+        """Answer a share (0..1) of matching REST requests with 429 until `end_rate_limit()`.
+
+        Which requests are refused follows `random.Random(seed)`, one draw per matching request
+        in arrival order, retries included. Answers carry Discord's body and headers (`Via`,
+        `Retry-After`, `X-RateLimit-*`), so discord.py sleeps `retry_after` and retries.
+        """
+        rng = random.Random(seed)
+        limit = RateLimit(share, retry_after, RouteFilter.parse(routes), rng)
+        self.fault_injector.rate_limits.append(limit)
+
+    def end_rate_limit(self) -> None:
+        """Stop answering 429."""
+        self.fault_injector.rate_limits.clear()
+
+    def drop_answer_of(
+        self, method: str, path: RouteSpec, count: int = 1, *, reset: bool = False
+    ) -> None:
+        """Apply the next `count` matching requests, then close the connection unanswered.
+
+        `method` is "POST", "PATCH"... or "*"; `path` a glob or regex as for `outage()`.
+        The client sees `aiohttp.ServerDisconnectedError`, or with `reset` (an RST instead of
+        a FIN) `aiohttp.ClientOSError` with errno ECONNRESET. aiohttp resends an idempotent
+        request (GET, PUT, DELETE) once by itself, so that one request can use up two drops.
+        """
+        routes = RouteFilter.parse(path, method)
+        self.fault_injector.drops.append(AnswerDrop(routes, count, reset))
+
+    def cut_gateway(self) -> None:
+        """Close the bot's gateway socket without a close frame; discord.py must RESUME."""
+        path = self.gateway.cut()
+        self.fault_injector.record("gateway_cut", "GET", path, None)
+
+    @property
+    def faults(self) -> list[FaultRecord]:
+        """Return every fault injected, oldest first (never listed in `errors`)."""
+        return self.fault_injector.records
+
+    async def wait_for_fault(
+        self,
+        kind: FaultKind | None = None,
+        count: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a default keeps a broken bot from hanging the test
+    ) -> FaultRecord:
+        """Wait until `count` faults (of that kind) were injected in all; return the last."""
+
+        def probe() -> FaultRecord | None:
+            found = [f for f in self.faults if kind is None or f.kind == kind]
+            return found[count - 1] if len(found) >= count else None
+
+        return await self.state.notifier.wait_for(
+            probe, timeout=timeout, what=f"{count} injected fault(s) of kind {kind or 'any'}"
+        )

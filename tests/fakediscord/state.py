@@ -175,6 +175,7 @@ class EmulatorState:
         message_type: int,
         interaction_id: int | None = None,
         message_reference: dict[str, Any] | None = None,
+        nonce: int | str | None = None,
     ) -> MessageRecord:
         """Record a new message."""
         message = MessageRecord(
@@ -188,6 +189,7 @@ class EmulatorState:
             interaction_id=interaction_id,
             webhook_id=self.application_id if interaction_id is not None else None,
             message_reference=message_reference,
+            nonce=nonce,
         )
         self.messages[message.id] = message
         self.changed()
@@ -208,8 +210,12 @@ class EmulatorState:
         message = self.messages.get(message_id)
         return None if message is None or message.deleted else message
 
-    def message_json(self, message: MessageRecord) -> dict[str, Any]:
-        """Serialise a message with its reply, mentions and interaction metadata."""
+    def message_json(self, message: MessageRecord, *, nonce: bool = False) -> dict[str, Any]:
+        """Serialise a message with its reply, mentions and interaction metadata.
+
+        With `nonce`, add the nonce it was created with: Discord sends it back only in the
+        create answer and MESSAGE_CREATE, not when a message is fetched.
+        """
         referenced = None
         if message.message_reference is not None:
             referenced = self.messages.get(int(message.message_reference["message_id"]))
@@ -224,6 +230,8 @@ class EmulatorState:
             for user_id in message.current.mention_ids
             if user_id in self.users
         ]
+        if nonce and message.nonce is not None:
+            payload["nonce"] = message.nonce
         return payload
 
     def _interaction_metadata(self, message: MessageRecord) -> dict[str, Any] | None:

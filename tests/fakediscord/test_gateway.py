@@ -145,3 +145,17 @@ async def test_webhook_routes_share_the_patched_rest_base(emulator: DiscordEmula
     """Rely on discord.py 2.7's webhook code reusing http.Route, so one base covers both."""
     assert vars(discord.webhook.async_)["Route"] is discord.http.Route
     assert emulator.api_url == discord.http.Route.BASE
+
+
+async def test_cut_gateway_makes_the_client_resume(
+    emulator: DiscordEmulator, bot: SampleBot
+) -> None:
+    """Drop the socket without a close frame; discord.py resumes and gets what it missed."""
+    emulator.cut_gateway()
+    handle = await emulator.invoke_slash("echo", {"text": "sent during the cut"})
+    await emulator.wait_for_resume()
+    assert (await handle.wait_for_original()).content == "sent during the cut"
+    assert [c.path for c in emulator.gateway.connections] == ["/gateway", "/gateway/resume"]
+    assert len(emulator.identifies) == 1
+    assert [f.kind for f in emulator.faults] == ["gateway_cut"]
+    emulator.assert_no_errors()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
+import aiohttp
 import discord
 import pytest
 from discord.http import Route
@@ -87,6 +88,118 @@ async def test_history_lists_newest_first(emulator: DiscordEmulator, bot: Sample
     for text in ("one", "two", "three"):
         await channel.send(text)
     assert [m.content async for m in channel.history(limit=2)] == ["three", "two"]
+
+
+async def test_history_after_returns_the_ones_right_after_newest_first(
+    emulator: DiscordEmulator, bot: SampleBot
+) -> None:
+    """Answer `after` with the oldest messages past it, listed newest first as Discord does."""
+    channel = _text_channel(bot, emulator)
+    sent = [await channel.send(str(n)) for n in range(5)]
+    data = await bot.http.logs_from(channel.id, 2, after=sent[0].id)
+    assert [m["content"] for m in data] == ["2", "1"]
+
+
+async def test_history_after_reads_oldest_first_in_discord_py(
+    emulator: DiscordEmulator, bot: SampleBot
+) -> None:
+    """Let discord.py's history(after=...) page forward and yield oldest first."""
+    channel = _text_channel(bot, emulator)
+    sent = [await channel.send(str(n)) for n in range(4)]
+    seen = [m.content async for m in channel.history(limit=None, after=sent[0])]
+    assert seen == ["1", "2", "3"]
+
+
+async def test_history_before_returns_the_newest_older_ones(
+    emulator: DiscordEmulator, bot: SampleBot
+) -> None:
+    """Answer `before` with the messages right before it, newest first."""
+    channel = _text_channel(bot, emulator)
+    sent = [await channel.send(str(n)) for n in range(5)]
+    data = await bot.http.logs_from(channel.id, 2, before=sent[3].id)
+    assert [m["content"] for m in data] == ["2", "1"]
+
+
+async def test_history_around_centres_on_the_message(
+    emulator: DiscordEmulator, bot: SampleBot
+) -> None:
+    """Answer `around` with limit // 2 each side and the message itself, newest first."""
+    channel = _text_channel(bot, emulator)
+    sent = [await channel.send(str(n)) for n in range(7)]
+    odd = await bot.http.logs_from(channel.id, 3, around=sent[3].id)
+    even = await bot.http.logs_from(channel.id, 4, around=sent[3].id)
+    assert [m["content"] for m in odd] == ["4", "3", "2"]
+    assert [m["content"] for m in even] == [
+        "5",
+        "4",
+        "3",
+        "2",
+        "1",
+    ]  # limit + 1, as discord.py warns
+
+
+async def test_enforced_nonce_returns_the_earlier_message(
+    emulator: DiscordEmulator, bot: SampleBot
+) -> None:
+    """Return the first message again for a repeated nonce with enforce_nonce, storing one."""
+    channel = _text_channel(bot, emulator)
+    first = await channel.send("job 42 is done", nonce="job-42")
+    again = await channel.send("job 42 is done", nonce="job-42")
+    assert again.id == first.id
+    assert again.nonce == "job-42"
+    assert [m.nonce for m in emulator.messages] == ["job-42"]
+
+
+async def test_message_create_echoes_the_nonce(emulator: DiscordEmulator, bot: SampleBot) -> None:
+    """Send the nonce back in MESSAGE_CREATE, so a bot can match the event to its send."""
+    sent = await _text_channel(bot, emulator).send("tagged", nonce="job-9")
+    received = await bot.wait_for("message", check=lambda m: m.id == sent.id, timeout=5)
+    assert received.nonce == "job-9"
+
+
+async def test_nonce_is_forgotten_after_five_minutes(
+    emulator: DiscordEmulator, bot: SampleBot
+) -> None:
+    """Create a new message once the first with that nonce is over five minutes old."""
+    channel = _text_channel(bot, emulator)
+    first = await channel.send("hello", nonce="n1")
+    emulator.clock.advance(5 * 60 + 1)
+    later = await channel.send("hello", nonce="n1")
+    assert later.id != first.id
+    assert len(emulator.messages) == 2
+
+
+async def test_nonce_without_enforce_nonce_does_not_deduplicate(
+    emulator: DiscordEmulator, bot: SampleBot
+) -> None:
+    """Create a second message when the nonce is sent without enforce_nonce."""
+    route = Route("POST", "/channels/{channel_id}/messages", channel_id=emulator.channel.id)
+    for _ in range(2):
+        await bot.http.request(route, json={"content": "twice", "nonce": "same"})
+    assert [m.content for m in emulator.messages] == ["twice", "twice"]
+
+
+async def test_nonce_over_25_characters_is_invalid(
+    emulator: DiscordEmulator, bot: SampleBot
+) -> None:
+    """Refuse a nonce longer than 25 characters (a UUID's 36, say) with 50035."""
+    with pytest.raises(discord.HTTPException) as caught:
+        await _text_channel(bot, emulator).send("hi", nonce="0" * 36)
+    assert caught.value.code == 50035
+    assert emulator.messages == []
+
+
+async def test_resend_with_the_nonce_after_a_lost_answer_finds_the_message(
+    emulator: DiscordEmulator, bot: SampleBot
+) -> None:
+    """Recover from a lost answer by posting again with the same nonce: one message."""
+    channel = _text_channel(bot, emulator)
+    emulator.drop_answer_of("POST", "/channels/*/messages")
+    with pytest.raises(aiohttp.ClientError):
+        await channel.send("image ready", nonce="job-7")
+    recovered = await channel.send("image ready", nonce="job-7")
+    (record,) = emulator.messages
+    assert recovered.id == record.id
 
 
 async def test_missing_send_permission_is_forbidden(

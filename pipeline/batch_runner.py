@@ -2,9 +2,11 @@
 
 This runs on the engine's worker thread. Out-of-memory frees what it can and retries once
 with the batch split into single images (each image is identical either way, because each
-has its own seed); any other error in a batch of several jobs is isolated by running each job
-alone, so one bad job cannot fail its neighbours. What comes back is one :data:`RequestOutcome` per
-request, never an exception.
+has its own seed); a GPU fault (a CUDA error other than out-of-memory) poisons the engine, so
+nothing more runs on it and every request not yet drawn comes back :class:`EngineBroken`, for
+the worker to rebuild the engine; any other error in a batch of several jobs is isolated by
+running each job alone, so one bad job cannot fail its neighbours. What comes back is one
+:data:`RequestOutcome` per request, never an exception.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 import torch
 
 from pipeline.engine import GenerationResult
-from pipeline.errors import GenerationCanceled, UserError
+from pipeline.errors import EngineLostError, GenerationCanceled, UserError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -32,6 +34,16 @@ OUT_OF_MEMORY_MESSAGE = (
     "--steps, or ask the server owner to enable the memory savers in config.yaml."
 )
 INTERNAL_ERROR_MESSAGE = "something went wrong inside the engine (reference {reference})."
+# What torch and its cuBLAS/cuDNN wrappers put in the message of a failed GPU call, for the
+# errors that reach us as a plain RuntimeError rather than torch.AcceleratorError.
+_GPU_FAULT_MARKERS = (
+    "CUDA error",
+    "CUDA driver error",
+    "CUBLAS_STATUS_",
+    "cuDNN error",
+    "CUDNN_STATUS_",
+    "device-side assert",
+)
 
 
 class BatchEngine(Protocol):
@@ -66,12 +78,39 @@ class Interrupted:
     """The call was stopped between steps (cancel, timeout or shutdown)."""
 
 
-RequestOutcome = Succeeded | Failed | Interrupted
+@dataclass(frozen=True)
+class EngineBroken:
+    """The GPU failed under the call: the engine must be rebuilt before it draws again.
+
+    ``message`` is fit for the owner, for when no rebuild is possible.
+    """
+
+    message: str
+
+
+RequestOutcome = Succeeded | Failed | Interrupted | EngineBroken
 
 
 def is_out_of_memory(error: BaseException) -> bool:
     """Tell GPU and host out-of-memory errors from other failures."""
     return isinstance(error, (torch.cuda.OutOfMemoryError, MemoryError))
+
+
+def is_gpu_fault(error: BaseException) -> bool:
+    """Tell a failed GPU call (other than out-of-memory) from an error of the request itself.
+
+    torch raises ``torch.AcceleratorError`` ("CUDA error: an illegal memory access was
+    encountered", "... device-side assert triggered") when a CUDA call fails. Such errors are
+    usually sticky: the CUDA context is poisoned and every later call on it fails as well, so
+    running the request again on the same engine, or its neighbours one by one, cannot help.
+    """
+    if is_out_of_memory(error):
+        return False
+    if isinstance(error, (torch.AcceleratorError, EngineLostError)):
+        return True
+    return isinstance(error, RuntimeError) and any(
+        marker in str(error) for marker in _GPU_FAULT_MARKERS
+    )
 
 
 def free_memory() -> None:
@@ -98,15 +137,35 @@ def run_batch(
         if is_out_of_memory(error):
             logger.warning("out of memory on a batch of %d request(s); splitting", len(requests))
             free_memory()
-            return [_run_split(engine, request, cancel, reference) for request in requests]
+            return _one_by_one(
+                requests, lambda request: _run_split(engine, request, cancel, reference)
+            )
+        if is_gpu_fault(error):
+            return [_broken(error, reference)] * len(requests)
         if len(requests) > 1:
             logger.warning("a batch failed (%s); running each job alone", error)
-            return [
-                run_batch(engine, [request], progress=None, cancel=cancel, reference=reference)[0]
-                for request in requests
-            ]
+            return _one_by_one(
+                requests,
+                lambda request: run_batch(
+                    engine, [request], progress=None, cancel=cancel, reference=reference
+                )[0],
+            )
         return [_failure(error, reference)]
     return [Succeeded(result) for result in results]
+
+
+def _one_by_one(
+    requests: Sequence[GenerationRequest],
+    run_one: Callable[[GenerationRequest], RequestOutcome],
+) -> list[RequestOutcome]:
+    """Run each request alone, until the GPU fails: nothing more can run on that engine."""
+    outcomes: list[RequestOutcome] = []
+    for request in requests:
+        if outcomes and isinstance(outcomes[-1], EngineBroken):
+            outcomes.append(outcomes[-1])
+        else:
+            outcomes.append(run_one(request))
+    return outcomes
 
 
 def _run_split(
@@ -129,6 +188,8 @@ def _run_split(
             if is_out_of_memory(error):
                 free_memory()
                 return Failed(OUT_OF_MEMORY_MESSAGE)
+            if is_gpu_fault(error):
+                return _broken(error, reference)
             return _failure(error, reference)
         images.extend(result.images)
         # The model's own safety checker must still be heard for images drawn one by one.
@@ -143,3 +204,11 @@ def _failure(error: Exception, reference: str) -> Failed:
         return Failed(str(error))
     logger.error("generation failed (reference %s)", reference, exc_info=error)
     return Failed(INTERNAL_ERROR_MESSAGE.format(reference=reference))
+
+
+def _broken(error: Exception, reference: str) -> EngineBroken:
+    """Log a GPU fault for the server owner, and say the engine needs rebuilding."""
+    logger.error(
+        "the GPU failed (reference %s); its engine must be rebuilt", reference, exc_info=error
+    )
+    return EngineBroken(INTERNAL_ERROR_MESSAGE.format(reference=reference))

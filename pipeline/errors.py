@@ -26,6 +26,10 @@ class GenerationCanceled(Exception):  # noqa: N818 - it names an outcome, not a 
     """A generation stopped between two steps because its owner or the queue asked it to."""
 
 
+class EngineLostError(RuntimeError):
+    """An engine is gone: the GPU failed under it and it could not be rebuilt (yet)."""
+
+
 class ConfigError(Exception):
     """The configuration is invalid; the message names the key and is fit for the operator."""
 

@@ -9,7 +9,9 @@ inside the pipeline), EXIF orientation is applied and the result is flattened to
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import warnings
 from typing import TYPE_CHECKING
 
@@ -70,14 +72,45 @@ def read_input_image(path: Path, limits: InputImageSettings) -> Image.Image:
 
 
 def save_outputs(folder: Path, images: Sequence[Image.Image]) -> tuple[Path, ...]:
-    """Save a job's images as ``1.png``, ``2.png`` ... in ``folder``; return their paths."""
+    """Save a job's images as ``1.png``, ``2.png`` ... in ``folder``; return their paths.
+
+    Each file is written under a hidden temporary name, flushed to disk and only then renamed,
+    so a full disk or a crash never leaves a truncated PNG under a finished name. If any image
+    cannot be saved, those this call saved are removed too and the error is raised: a job has
+    all its files or none.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for index, image in enumerate(images, start=1):
-        path = folder / f"{index}.png"
-        image.save(path, format="PNG")
-        paths.append(path)
+    paths: list[Path] = []
+    try:
+        for index, image in enumerate(images, start=1):
+            paths.append(_save_png(image, folder / f"{index}.png"))
+    except BaseException:
+        remove_outputs(paths)
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only if empty: another attempt's files stay
+        raise
     return tuple(paths)
+
+
+def remove_outputs(paths: Sequence[Path]) -> None:
+    """Delete saved images of a job that will not be recorded done."""
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def _save_png(image: Image.Image, path: Path) -> Path:
+    """Write one PNG completely under a temporary name, then give it its own."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open("wb") as file:
+            image.save(file, format="PNG")
+            file.flush()
+            os.fsync(file.fileno())
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def make_grid(images: Sequence[Image.Image], columns: int = 2) -> Image.Image:

@@ -4,7 +4,8 @@ Submissions wait in a :class:`FairQueue`; one worker per engine (one engine per 
 claims the next fair batch and runs it on that engine's own thread, so the event loop never
 waits on the GPU. Every state change goes through the :class:`JobStore` before the owner
 hears of it. At start-up, jobs left pending are queued again in their original order, and jobs
-left running by a crash are retried until ``max_attempts``, then failed with a message.
+left running by a crash are retried until ``max_attempts``, then failed with a message. A job
+whose batch the GPU failed under is retried on a rebuilt engine within the same count.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pipeline.pace import PaceEstimator
 from pipeline.worker import ActiveJob, EngineWorker, Settlement
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
     from pipeline.batch_runner import BatchEngine
@@ -67,7 +68,14 @@ class JobScheduler:
         *,
         output_dir: Path,
         quantum: float,
+        rebuild_engine: Callable[[int], BatchEngine] | None = None,
     ) -> None:
+        """Run ``engines``, one worker each; ``rebuild_engine(i)`` loads engine ``i`` afresh.
+
+        The workers call ``rebuild_engine`` on engine ``i``'s own thread after the GPU failed
+        under it (a CUDA error other than out-of-memory), then retry the batch's jobs; without
+        it those jobs fail with the internal-error message.
+        """
         if not engines:
             raise ValueError("the scheduler needs at least one engine")
         self._store = store
@@ -90,6 +98,8 @@ class JobScheduler:
                 self._pace,
                 job_timeout=settings.job_timeout,
                 interrupting=lambda: self._interrupting,
+                max_attempts=settings.max_attempts,
+                rebuild_engine=rebuild_engine,
             )
             for index, engine in enumerate(engines)
         ]

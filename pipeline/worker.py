@@ -3,23 +3,36 @@
 :class:`Settlement` is the one place a job's state changes are written: to the store first,
 then to the owner's handle, so nobody is told anything that a crash could take back.
 :class:`EngineWorker` runs one claimed batch on its engine's own thread and settles each job.
+When the GPU fails under a batch, the worker rebuilds its engine (if it was given a way to)
+and runs the batch's jobs again at once, each until it has started ``max_attempts`` times.
+A full disk fails only the job whose images could not be saved or recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from pipeline.batch_runner import Failed, Interrupted, RequestOutcome, Succeeded, run_batch
-from pipeline.images import save_outputs
+from pipeline.batch_runner import (
+    EngineBroken,
+    Failed,
+    Interrupted,
+    RequestOutcome,
+    Succeeded,
+    free_memory,
+    run_batch,
+)
+from pipeline.errors import EngineLostError
+from pipeline.images import remove_outputs, save_outputs
 from pipeline.jobs import JobEvent, JobRecord, JobResult, job_cost
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
     from pipeline.batch_runner import BatchEngine
@@ -27,8 +40,32 @@ if TYPE_CHECKING:
     from pipeline.handles import JobHandle
     from pipeline.jobs import JobStatus, JobStore
     from pipeline.pace import PaceEstimator
+    from pipeline.request import GenerationRequest
 
 logger = logging.getLogger(__name__)
+
+DISK_FULL_MESSAGE = "the server's disk is full, so the images could not be saved. Try again later."
+GPU_FAILURE_MESSAGE = (
+    "the GPU failed {times} while drawing this; the server owner will find the error in the "
+    "log. Try again later."
+)
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Tell a full disk (or a spent quota) from other failures to write.
+
+    The OS says ENOSPC or EDQUOT; SQLite, whose errors reach the queue through the store as
+    ``sqlite3.OperationalError``, says "database or disk is full" (the queue never imports a
+    database, so it reads the words).
+    """
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return "database or disk is full" in str(error)
+
+
+def times(count: int) -> str:
+    """Say how many times, as people do: once, twice, 3 times."""
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")
 
 
 @dataclass
@@ -60,10 +97,28 @@ class Settlement:
         job.handle.publish(JobEvent("started"))
 
     async def succeed(self, job: ActiveJob, result: GenerationResult) -> None:
-        """Save the images, record the job done, and deliver the result."""
+        """Save the images, record the job done, and deliver the result.
+
+        A full disk fails this job alone, with a message saying so: no image is left behind
+        (``save_outputs`` removes its own; those saved before the store said it was full are
+        removed here), and the store does not say done.
+        """
         folder = self._output_dir / job.record.id
-        paths = await asyncio.to_thread(save_outputs, folder, result.images)
-        await self._store.mark_done(job.record.id, paths)
+        try:
+            paths = await asyncio.to_thread(save_outputs, folder, result.images)
+        except OSError as error:
+            if not is_disk_full(error):
+                raise
+            await self._fail_for_full_disk(job, error)
+            return
+        try:
+            await self._store.mark_done(job.record.id, paths)
+        except Exception as error:
+            if not is_disk_full(error):
+                raise
+            await asyncio.to_thread(remove_outputs, paths)
+            await self._fail_for_full_disk(job, error)
+            return
         job.status = "done"
         self._forget(job)
         done = replace(job.record, status="done", attempts=job.attempts, outputs=paths)
@@ -76,6 +131,11 @@ class Settlement:
         self._forget(job)
         job.handle.fail(message)
 
+    async def _fail_for_full_disk(self, job: ActiveJob, error: Exception) -> None:
+        """Log the full disk for the server owner and fail the job, saying why."""
+        logger.error("the disk is full: job %s could not be saved", job.record.id, exc_info=error)
+        await self.fail(job, DISK_FULL_MESSAGE)
+
     async def put_back(self, job: ActiveJob) -> None:
         """Return an interrupted job to pending, to run after the restart."""
         await self._store.mark_pending(job.record.id)
@@ -83,7 +143,7 @@ class Settlement:
 
 
 class EngineWorker:
-    """One engine and the single thread it runs on."""
+    """One engine and the single thread it runs on, and how to build it again if the GPU fails."""
 
     def __init__(
         self,
@@ -94,12 +154,17 @@ class EngineWorker:
         *,
         job_timeout: float,
         interrupting: Callable[[], bool],
+        max_attempts: int,
+        rebuild_engine: Callable[[int], BatchEngine] | None = None,
     ) -> None:
+        self._index = index
         self._engine = engine
         self._settlement = settlement
         self._pace = pace
         self._timeout = job_timeout
         self._interrupting = interrupting
+        self._max_attempts = max_attempts
+        self._rebuild_engine = rebuild_engine
         self._executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix=f"easel-engine-{index}"
         )
@@ -111,16 +176,39 @@ class EngineWorker:
     async def run(self, jobs: list[ActiveJob]) -> None:
         """Run a claimed batch and settle every job in it, whatever goes wrong."""
         try:
-            await self._run(jobs)
+            while jobs:
+                jobs = await self._attempt(jobs)
         except Exception:
             logger.exception("internal error running a batch; failing its jobs")
             await self._fail_unsettled(jobs)
 
-    async def _run(self, jobs: list[ActiveJob]) -> None:
-        """Mark the batch running, run it on the engine's thread, and settle each job."""
+    async def _attempt(self, jobs: list[ActiveJob]) -> list[ActiveJob]:
+        """Run the batch once and settle each job; return those to run again on a new engine."""
         for job in jobs:
             await self._settlement.start(job)
         deadline = time.monotonic() + self._timeout
+        started = time.monotonic()
+        outcomes = await self._generate(jobs, deadline)
+        self._pace.learn(
+            sum(
+                job_cost(job.record.request)
+                for job, outcome in zip(jobs, outcomes, strict=True)
+                if isinstance(outcome, Succeeded)
+            ),
+            time.monotonic() - started,
+        )
+        timed_out = time.monotonic() > deadline
+        rebuild = self._rebuild_engine
+        broken: list[ActiveJob] = []
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            if isinstance(outcome, EngineBroken) and rebuild is not None:
+                broken.append(job)
+            else:
+                await self._settle(job, outcome, timed_out=timed_out)
+        return await self._recover(broken, rebuild) if broken and rebuild else []
+
+    async def _generate(self, jobs: list[ActiveJob], deadline: float) -> list[RequestOutcome]:
+        """Run the batch's requests on the engine's own thread, reporting progress to the loop."""
         loop = asyncio.get_running_loop()
 
         def on_progress(progress: Progress) -> None:
@@ -133,28 +221,17 @@ class EngineWorker:
                 or all(job.canceled for job in jobs)
             )
 
-        started = time.monotonic()
-        outcomes = await loop.run_in_executor(
+        requests = [job.record.request for job in jobs]
+        return await loop.run_in_executor(
             self._executor,
             lambda: run_batch(
                 self._engine,
-                [job.record.request for job in jobs],
+                requests,
                 progress=on_progress,
                 cancel=should_stop,
                 reference=jobs[0].record.id,
             ),
         )
-        self._pace.learn(
-            sum(
-                job_cost(job.record.request)
-                for job, outcome in zip(jobs, outcomes, strict=True)
-                if isinstance(outcome, Succeeded)
-            ),
-            time.monotonic() - started,
-        )
-        timed_out = time.monotonic() > deadline
-        for job, outcome in zip(jobs, outcomes, strict=True):
-            await self._settle(job, outcome, timed_out=timed_out)
 
     async def _settle(self, job: ActiveJob, outcome: RequestOutcome, *, timed_out: bool) -> None:
         """Record how one job of the batch ended."""
@@ -162,7 +239,7 @@ class EngineWorker:
             return  # already stored and announced when it was canceled
         if isinstance(outcome, Succeeded):
             await self._settlement.succeed(job, outcome.result)
-        elif isinstance(outcome, Failed):
+        elif isinstance(outcome, Failed | EngineBroken):
             await self._settlement.fail(job, outcome.message)
         elif isinstance(outcome, Interrupted) and timed_out and not self._interrupting():
             limit = round(self._timeout)
@@ -171,6 +248,58 @@ class EngineWorker:
             )
         else:  # interrupted by shutdown: run it again after the restart
             await self._settlement.put_back(job)
+
+    async def _recover(
+        self, jobs: list[ActiveJob], rebuild: Callable[[int], BatchEngine]
+    ) -> list[ActiveJob]:
+        """After a GPU fault: fail the jobs out of attempts, rebuild, return the rest to retry.
+
+        The engine is rebuilt even when every job of the batch was canceled, for the next one.
+        """
+        live = [job for job in jobs if not job.canceled]
+        for job in live:
+            if job.attempts >= self._max_attempts:
+                logger.error(
+                    "job %s failed: the GPU failed %s drawing it",
+                    job.record.id,
+                    times(job.attempts),
+                )
+                await self._settlement.fail(
+                    job, GPU_FAILURE_MESSAGE.format(times=times(job.attempts))
+                )
+        await self._rebuild(rebuild)
+        retry = [job for job in live if job.status == "running" and not job.canceled]
+        if self._interrupting():
+            for job in retry:
+                await self._settlement.put_back(job)
+            return []
+        return retry
+
+    async def _rebuild(self, rebuild: Callable[[int], BatchEngine]) -> None:
+        """Replace the engine with a fresh one, on the engine's own thread (loading is slow)."""
+        logger.warning("rebuilding engine %d after a GPU fault", self._index)
+        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._executor, self._replace_engine, rebuild)
+        except Exception:
+            logger.critical(
+                "could not rebuild engine %d; it will try again on its next batch, and its jobs "
+                "fail meanwhile. If this goes on, restart the bot.",
+                self._index,
+                exc_info=True,
+            )
+            return
+        logger.warning("engine %d rebuilt in %.1f s", self._index, time.monotonic() - started)
+
+    def _replace_engine(self, rebuild: Callable[[int], BatchEngine]) -> None:
+        """Drop the broken engine and free its memory, so the new one need not fit beside it."""
+        self._engine = _LostEngine()
+        try:
+            free_memory()
+        except Exception:  # a poisoned CUDA context may refuse even this
+            logger.warning("could not free the broken engine's memory", exc_info=True)
+        self._engine = rebuild(self._index)
 
     async def _fail_unsettled(self, jobs: list[ActiveJob]) -> None:
         """Fail, as best we can, the jobs of a batch that broke in our own code."""
@@ -182,6 +311,20 @@ class EngineWorker:
                     )
                 except Exception:
                     logger.exception("could not record the failure of job %s", job.record.id)
+
+
+class _LostEngine:
+    """Stands in for an engine that could not be rebuilt: every call is a GPU fault."""
+
+    def generate_batch(
+        self,
+        requests: Sequence[GenerationRequest],
+        *,
+        progress: Callable[[Progress], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> list[GenerationResult]:
+        """Raise, so that the next batch rebuilds the engine again."""
+        raise EngineLostError("the engine could not be rebuilt after a GPU fault")
 
 
 def _report_progress(jobs: list[ActiveJob], progress: Progress) -> None:

@@ -13,10 +13,13 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from pipeline.engine import Engine
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from pipeline.engine import Engine, GenerationResult, Progress
+    from pipeline.config import PipelineConfig
+    from pipeline.engine import GenerationResult, Progress
     from pipeline.request import GenerationRequest
 
 
@@ -26,6 +29,10 @@ class FaultyEngine:
 
     ``oom_above_images``: raise CUDA out-of-memory for calls with more images than this.
     ``fail_prompts``: raise RuntimeError for calls containing a request with such a prompt.
+    ``cuda_error_calls``: the GPU fails (``torch.AcceleratorError``) on this many calls; each
+    failure poisons the engine as a sticky CUDA error does, failing every later call too until
+    ``rebuild()`` (a poisoned call does not count against ``cuda_error_calls``).
+    ``healthy_calls``: how many calls run before the GPU may fail.
     ``hold_after_first_step``: when set, block the worker after step 1 until ``release()``.
     ``step_delay``: sleep this long after every step, to make a job last.
     """
@@ -33,6 +40,10 @@ class FaultyEngine:
     engine: Engine
     oom_above_images: int | None = None
     fail_prompts: set[str] = field(default_factory=set)
+    cuda_error_calls: int = 0
+    healthy_calls: int = 0
+    poisoned: bool = False
+    rebuilds: int = 0
     hold_after_first_step: bool = False
     step_delay: float = 0.0
     calls: list[list[GenerationRequest]] = field(default_factory=list)
@@ -43,6 +54,14 @@ class FaultyEngine:
     def release(self) -> None:
         """Let a held call continue."""
         self._released.set()
+
+    def rebuild(self, engine: Engine | None = None) -> FaultyEngine:
+        """Count a rebuild, clear the poison, and run on ``engine`` (a fresh load) if given."""
+        self.rebuilds += 1
+        self.poisoned = False
+        if engine is not None:
+            self.engine = engine
+        return self
 
     def generate_batch(
         self,
@@ -55,6 +74,11 @@ class FaultyEngine:
         self.calls.append(list(requests))
         self.last_steps.append(0)
         images = sum(request.num_images for request in requests)
+        if self.poisoned or (self.cuda_error_calls > 0 and len(self.calls) > self.healthy_calls):
+            if not self.poisoned:
+                self.cuda_error_calls -= 1
+            self.poisoned = True
+            raise torch.AcceleratorError("CUDA error: an illegal memory access was encountered")
         if self.oom_above_images is not None and images > self.oom_above_images:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (injected)")
         if any(request.prompt in self.fail_prompts for request in requests):
@@ -75,3 +99,27 @@ class FaultyEngine:
                 self._released.wait(timeout=30)
 
         return on_progress
+
+
+@dataclass
+class Reloader:
+    """The queue's ``rebuild_engine``: load the model afresh and put it in the faulty wrapper.
+
+    It notes the worker index and the thread of each call; ``failures`` makes that many of
+    the next reloads fail, as a reload on a GPU that is still broken does.
+    """
+
+    faulty: FaultyEngine
+    config: PipelineConfig
+    failures: int = 0
+    indices: list[int] = field(default_factory=list)
+    threads: list[str] = field(default_factory=list)
+
+    def __call__(self, index: int) -> FaultyEngine:
+        """Load a fresh engine for worker ``index``, unless told to fail."""
+        self.indices.append(index)
+        self.threads.append(threading.current_thread().name)
+        if self.failures:
+            self.failures -= 1
+            raise torch.AcceleratorError("CUDA error: an illegal memory access was encountered")
+        return self.faulty.rebuild(Engine.from_config(self.config))

@@ -8,13 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+import torch
 
 from pipeline.batch_runner import (
     INTERNAL_ERROR_MESSAGE,
     OUT_OF_MEMORY_MESSAGE,
+    EngineBroken,
     Failed,
     Interrupted,
     Succeeded,
+    is_gpu_fault,
     run_batch,
 )
 from tests.pipeline.faulty_engine import FaultyEngine
@@ -190,3 +193,76 @@ def test_cancel_during_an_out_of_memory_split_gives_interrupted(faulty: FaultyEn
     )
     assert outcomes == [Interrupted()]
     assert len(faulty.calls) == 3
+
+
+BROKEN = EngineBroken(INTERNAL_ERROR_MESSAGE.format(reference="job-7"))
+
+
+def test_a_cuda_error_reports_every_request_of_the_batch_broken(faulty: FaultyEngine) -> None:
+    """Call a poisoned engine no more: no job is run alone after a CUDA error."""
+    faulty.cuda_error_calls = 1
+    engine = faulty.engine
+    outcomes = run(faulty, [small(engine, "red"), small(engine, "blue")])
+    assert outcomes == [BROKEN, BROKEN]
+    assert len(faulty.calls) == 1
+
+
+def test_a_cuda_error_is_logged_with_its_traceback(
+    faulty: FaultyEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Log the GPU fault for the server owner with the reference and the CUDA error."""
+    faulty.cuda_error_calls = 1
+    with caplog.at_level(logging.ERROR, logger="pipeline.batch_runner"):
+        run(faulty, [small(faulty.engine, "red")])
+    (record,) = caplog.records
+    assert "job-7" in record.getMessage()
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], torch.AcceleratorError)
+
+
+def test_a_cuda_error_while_splitting_stops_the_split(faulty: FaultyEngine) -> None:
+    """Stop drawing image by image once the GPU fails, for this request and the next."""
+    faulty.oom_above_images = 1
+    faulty.cuda_error_calls = 1
+    faulty.healthy_calls = 1  # the batch runs out of memory; its first single image breaks
+    engine = faulty.engine
+    requests = [small(engine, "red", images=2), small(engine, "blue", images=2)]
+    assert run(faulty, requests) == [BROKEN, BROKEN]
+    assert [len(call) for call in faulty.calls] == [2, 1]
+
+
+def test_a_cuda_error_while_isolating_keeps_the_jobs_already_drawn(faulty: FaultyEngine) -> None:
+    """Keep the images of jobs drawn alone before the GPU failed; run nothing after."""
+    faulty.fail_prompts = {"poison"}
+    faulty.cuda_error_calls = 1
+    faulty.healthy_calls = 3  # the batch, "poison" alone and "red" alone, then the fault
+    engine = faulty.engine
+    requests = [small(engine, n) for n in ("poison", "red", "blue", "green")]
+    outcomes = run(faulty, requests)
+    assert [type(outcome) for outcome in outcomes] == [
+        Failed,
+        Succeeded,
+        EngineBroken,
+        EngineBroken,
+    ]
+    assert len(faulty.calls) == 4
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (torch.AcceleratorError("CUDA error: an illegal memory access was encountered"), True),
+        (RuntimeError("CUDA error: device-side assert triggered"), True),
+        (
+            RuntimeError("CUDA error: CUBLAS_STATUS_EXECUTION_FAILED when calling `cublasSgemm`"),
+            True,
+        ),
+        (RuntimeError("cuDNN error: CUDNN_STATUS_INTERNAL_ERROR"), True),
+        (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), False),
+        (RuntimeError("injected engine failure"), False),
+        (ValueError("CUDA error: not from torch"), False),
+    ],
+)
+def test_gpu_faults_are_told_from_other_errors(error: Exception, expected: bool) -> None:
+    """Call CUDA errors GPU faults, but not out-of-memory or an error of the request."""
+    assert is_gpu_fault(error) is expected

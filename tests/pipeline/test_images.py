@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import struct
 import zlib
@@ -12,7 +13,8 @@ from PIL import Image
 
 from pipeline.config import InputImageSettings
 from pipeline.errors import InputImageError
-from pipeline.images import decode_input_image, make_grid, read_input_image
+from pipeline.images import decode_input_image, make_grid, read_input_image, save_outputs
+from tests.pipeline.disk_faults import fill_disk_on_save
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -158,3 +160,23 @@ def test_grid_places_four_images_two_by_two() -> None:
     grid = make_grid([solid(c, (10, 8)) for c in colours])
     assert grid.size == (20, 16)
     assert [grid.getpixel(p) for p in [(2, 2), (12, 2), (2, 10), (12, 10)]] == colours
+
+
+def test_saving_outputs_leaves_only_the_finished_pngs(tmp_path: Path) -> None:
+    """Rename each image into place, leaving no temporary file beside them."""
+    folder = tmp_path / "job"
+    save_outputs(folder, [solid((255, 0, 0)), solid((0, 0, 255))])
+    assert sorted(path.name for path in folder.iterdir()) == ["1.png", "2.png"]
+    with Image.open(folder / "2.png") as saved:
+        assert saved.convert("RGB").getpixel((0, 0)) == (0, 0, 255)
+
+
+def test_a_full_disk_while_saving_raises_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Raise ENOSPC, and remove the cut-off PNG and the images saved before it."""
+    fill_disk_on_save(monkeypatch, after=1)
+    with pytest.raises(OSError, match="No space") as raised:
+        save_outputs(tmp_path / "job", [solid((255, 0, 0)), solid((0, 0, 255))])
+    assert raised.value.errno == errno.ENOSPC
+    assert list(tmp_path.rglob("*")) == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,9 +11,6 @@ import pytest
 from PIL import Image, ImageColor
 
 from pipeline.jobs import job_cost
-from pipeline.pace import PaceEstimator
-from pipeline.worker import EngineWorker, Settlement
-from tests.pipeline.faulty_engine import FaultyEngine
 from tests.pipeline.worker_doubles import (
     Board,
     MemoryJobStore,
@@ -30,73 +26,14 @@ from tests.pipeline.worker_doubles import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    import threading
+    from collections.abc import Callable
     from pathlib import Path
 
     from pipeline.engine import Engine, Progress
-
-
-@pytest.fixture
-def store() -> MemoryJobStore:
-    """Return an empty store."""
-    return MemoryJobStore()
-
-
-@pytest.fixture
-def board(store: MemoryJobStore) -> Board:
-    """Return a board over the store."""
-    return Board(store)
-
-
-@pytest.fixture
-def forgotten() -> list[str]:
-    """Return the list of job ids the settlement stops tracking."""
-    return []
-
-
-@pytest.fixture
-def settlement(store: MemoryJobStore, tmp_path: Path, forgotten: list[str]) -> Settlement:
-    """Return a settlement writing to the store and saving under tmp_path."""
-    return Settlement(store, tmp_path / "outputs", lambda job: forgotten.append(job.record.id))
-
-
-@pytest.fixture
-def faulty(tiny_engine: Engine) -> Iterator[FaultyEngine]:
-    """Wrap the tiny engine with no faults; never leave its thread held."""
-    engine = FaultyEngine(tiny_engine)
-    yield engine
-    engine.release()
-
-
-@pytest.fixture
-def pace() -> PaceEstimator:
-    """Return a pace estimator that has measured nothing."""
-    return PaceEstimator()
-
-
-@pytest.fixture
-def interrupting() -> threading.Event:
-    """Return the flag the test sets to say the queue is shutting down."""
-    return threading.Event()
-
-
-@pytest.fixture
-def make_worker(
-    faulty: FaultyEngine, settlement: Settlement, pace: PaceEstimator, interrupting: threading.Event
-) -> Iterator[Callable[..., EngineWorker]]:
-    """Build workers on the faulty engine; close their threads after the test."""
-    workers: list[EngineWorker] = []
-
-    def make(job_timeout: float = 30) -> EngineWorker:
-        stop = interrupting.is_set
-        workers.append(
-            EngineWorker(0, faulty, settlement, pace, job_timeout=job_timeout, interrupting=stop)
-        )
-        return workers[-1]
-
-    yield make
-    for worker in workers:
-        worker.close()
+    from pipeline.pace import PaceEstimator
+    from pipeline.worker import EngineWorker, Settlement
+    from tests.pipeline.faulty_engine import FaultyEngine
 
 
 # Settlement -------------------------------------------------------------------------------

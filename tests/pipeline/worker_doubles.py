@@ -7,6 +7,7 @@ stored state as each event arrives, and short waits on handles and tasks.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -27,22 +28,29 @@ if TYPE_CHECKING:
 
 
 class MemoryJobStore:
-    """A JobStore in a dict that logs every write and can fail a method's next call."""
+    """A JobStore in a dict that logs every write and can fail a method's next call.
+
+    ``failing`` methods raise an I/O error once; ``disk_full`` ones raise what SQLite raises
+    when the disk is full, until they are taken out of the set.
+    """
 
     def __init__(self) -> None:
         self.records: dict[str, JobRecord] = {}
         self.writes: list[tuple[str, str]] = []
         self.failing: set[str] = set()
+        self.disk_full: set[str] = set()
 
     def status(self, job_id: str) -> JobStatus:
         """Return the stored state of a job."""
         return self.records[job_id].status
 
     def _write(self, method: str, job_id: str, **changes: Any) -> None:
-        """Apply a change, unless this method was told to fail (once) like a full disk."""
+        """Apply a change, unless this method was told to fail."""
         if method in self.failing:
             self.failing.discard(method)
             raise OSError(f"disk I/O error in {method} (injected)")
+        if method in self.disk_full:
+            raise sqlite3.OperationalError("database or disk is full")
         self.records[job_id] = replace(self.records[job_id], **changes)
         self.writes.append((method, job_id))
 

@@ -1,110 +1,48 @@
 """The bot's use cases: turn commands and buttons into queued jobs, and manage those jobs.
 
 Each use case acknowledges the interaction first (within Discord's 3 seconds, before any
-database or model work) and ends through the one error path (:mod:`bot.replies`), so no
-interaction is ever left "thinking". While the bot shuts down, new actions are refused and
-those in flight are waited for (:class:`InFlight`).
+database or model work) and is :func:`~bot.in_flight.guarded`: refused while the bot shuts
+down, waited for by the shutdown, and ending through the one error path, so no interaction is
+ever left "thinking".
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING
 
 import discord
 
 from bot import messages
 from bot.buttons import ButtonAction, JobButtons, Press
+from bot.in_flight import InFlight, guarded
 from bot.job_context import JobContext, JobKind, entries_in_guild
 from bot.permissions import Actor
-from bot.replies import answer_error, reply_privately
 from pipeline.errors import InputImageError, UserError
 from pipeline.images import ALLOWED_FORMATS, decode_input_image
 from pipeline.request import parse_request
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Callable
     from pathlib import Path
 
     from bot.delivery import JobDelivery
     from bot.moderation.gate import ModerationGate
+    from bot.store.deliveries import DeliveryStore
     from bot.store.jobs import SqliteJobStore
+    from bot.store.outbox import OutboxStore
     from pipeline.engine import Engine, VariationStrength
     from pipeline.jobs import JobRecord
     from pipeline.request import GenerationRequest
     from pipeline.scheduler import JobScheduler
 
 logger = logging.getLogger(__name__)
-P = ParamSpec("P")
 
 _IMAGE_TYPES = {f"image/{name.lower()}" for name in ALLOWED_FORMATS} | {"image/jpg"}
 GONE = "This image is no longer available (it was deleted or has expired)."
-RESTARTING = "Easel is restarting and takes no new work right now; try again in a minute."
-
-
-class InFlight:
-    """Count actions in flight, so a shutdown can refuse new ones and wait for the rest."""
-
-    def __init__(self) -> None:
-        self.closing = False
-        self._active = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    def enter(self) -> None:
-        """Count an action that starts."""
-        self._active += 1
-        self._idle.clear()
-
-    def leave(self) -> None:
-        """Count an action that ended."""
-        self._active -= 1
-        if not self._active:
-            self._idle.set()
-
-    async def close(self, *, drain_seconds: float) -> None:
-        """Refuse new actions and wait (up to ``drain_seconds``) for those in flight."""
-        self.closing = True
-        try:
-            await asyncio.wait_for(self._idle.wait(), drain_seconds)
-        except TimeoutError:
-            logger.warning("%d action(s) still running at shutdown", self._active)
-
-
-class _Guarded(Protocol):
-    """A class whose use cases are counted by an :class:`InFlight`."""
-
-    in_flight: InFlight
-
-
-G = TypeVar("G", bound=_Guarded)
-
-
-def guarded(
-    method: Callable[Concatenate[G, discord.Interaction, P], Coroutine[Any, Any, None]],
-) -> Callable[Concatenate[G, discord.Interaction, P], Coroutine[Any, Any, None]]:
-    """Refuse while closing, count the action, and end every failure in the one error path."""
-
-    @functools.wraps(method)
-    async def wrapper(
-        self: G, interaction: discord.Interaction, /, *args: P.args, **kwargs: P.kwargs
-    ) -> None:
-        if self.in_flight.closing:
-            await reply_privately(interaction, RESTARTING)
-            return
-        self.in_flight.enter()
-        try:
-            await method(self, interaction, *args, **kwargs)
-        except Exception as error:
-            await answer_error(interaction, error, method.__name__)
-        finally:
-            self.in_flight.leave()
-
-    return wrapper
 
 
 @dataclass(frozen=True)
@@ -114,6 +52,8 @@ class ActionServices:
     engine: Engine
     scheduler: JobScheduler
     jobs: SqliteJobStore
+    deliveries: DeliveryStore
+    outbox: OutboxStore
     delivery: JobDelivery
     moderation: ModerationGate
     buttons: JobButtons
@@ -244,7 +184,15 @@ class JobActions:
             raise UserError(
                 f"There is no job `{job_id[:40]}`. The id is at the bottom of each result."
             )
-        await interaction.response.send_message(embed=messages.info_embed(job), ephemeral=True)
+        delivered = await self._s.deliveries.get(job.id)
+        owed = await self._s.outbox.get(job.id)
+        state = messages.delivery_state(
+            delivered.outcome if delivered else None,
+            owed.attempts if owed else None,
+            owed.last_error if owed else "",
+        )
+        embed = messages.info_embed(job, state)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @guarded
     async def show_queue(self, interaction: discord.Interaction) -> None:

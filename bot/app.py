@@ -15,23 +15,27 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.actions import ActionServices, InFlight, JobActions
+from bot.actions import ActionServices, JobActions
 from bot.buttons import JobButtons
 from bot.client import BotParts, EaselBot
 from bot.cogs.guide import GuideCog
 from bot.cogs.imagine import ImagineCog
 from bot.cogs.moderation import ModerationCog
 from bot.config import load_bot_config
+from bot.courier import Courier
 from bot.delivery import JobDelivery
+from bot.in_flight import InFlight
 from bot.logs import setup_logging
 from bot.maintenance import Maintenance
 from bot.moderation.admin import ModerationAdmin
 from bot.moderation.gate import ModerationGate
 from bot.moderation.image_safety import NudeNetClassifier
+from bot.outbox import Outbox
 from bot.store.database import Database
 from bot.store.deliveries import DeliveryStore
 from bot.store.jobs import SqliteJobStore
 from bot.store.moderation import ModerationStore
+from bot.store.outbox import OutboxStore
 from pipeline.engine import Engine
 from pipeline.jobs import job_cost
 from pipeline.scheduler import JobScheduler
@@ -55,6 +59,7 @@ class Stores:
 
     jobs: SqliteJobStore
     deliveries: DeliveryStore
+    outbox: OutboxStore
     moderation: ModerationStore
 
 
@@ -67,6 +72,7 @@ class EaselApp:
     stores: Stores
     scheduler: JobScheduler
     moderation: ModerationGate
+    outbox: Outbox
     delivery: JobDelivery
     actions: JobActions
     in_flight: InFlight
@@ -135,14 +141,13 @@ async def build_app(
     them); the use cases always build requests with ``engines[0]``.
     """
     database = await open_database(config)
-    stores = Stores(SqliteJobStore(database), DeliveryStore(database), ModerationStore(database))
-    scheduler = JobScheduler(
-        list(queue_engines or engines),
-        stores.jobs,
-        config.queue,
-        output_dir=config.outputs_dir,
-        quantum=job_cost(engines[0].parse("a default job")),
+    stores = Stores(
+        SqliteJobStore(database),
+        DeliveryStore(database),
+        OutboxStore(database),
+        ModerationStore(database),
     )
+    scheduler = _scheduler(config, engines, queue_engines, stores.jobs)
     bot = EaselBot(guild_ids=config.discord.guild_ids, heartbeat_path=config.heartbeat_path)
     if classifier is None and config.moderation.image_check:
         classifier = NudeNetClassifier(config.moderation.safety_threshold)
@@ -150,13 +155,10 @@ async def build_app(
         config.moderation, stores.moderation, bot.post_quietly, classifier, clock=clock
     )
     buttons = JobButtons()
+    courier = Courier(bot, stores.deliveries, gate, buttons, clock=clock)
+    outbox = Outbox(stores.outbox, stores.jobs, courier, clock=clock)
     delivery = JobDelivery(
-        bot,
-        stores.deliveries,
-        gate,
-        buttons,
-        progress_interval=config.discord.progress_interval,
-        clock=clock,
+        bot, courier, outbox, progress_interval=config.discord.progress_interval, clock=clock
     )
     in_flight = InFlight()
     actions = JobActions(
@@ -164,6 +166,8 @@ async def build_app(
             engine=engines[0],
             scheduler=scheduler,
             jobs=stores.jobs,
+            deliveries=stores.deliveries,
+            outbox=stores.outbox,
             delivery=delivery,
             moderation=gate,
             buttons=buttons,
@@ -174,9 +178,34 @@ async def build_app(
         in_flight,
     )
     actions.register_buttons(buttons)
-    app = EaselApp(config, database, stores, scheduler, gate, delivery, actions, in_flight, bot)
+    app = EaselApp(
+        config, database, stores, scheduler, gate, outbox, delivery, actions, in_flight, bot
+    )
     bot.install(_bot_parts(app, buttons, Maintenance(config, database, clock=clock)))
     return app
+
+
+def _scheduler(
+    config: BotConfig,
+    engines: Sequence[Engine],
+    queue_engines: Sequence[BatchEngine] | None,
+    jobs: SqliteJobStore,
+) -> JobScheduler:
+    """Build the job scheduler: one worker per engine, reloading an engine the GPU broke."""
+    devices = config.queue.devices or (config.model.device,)
+
+    def rebuild(index: int) -> BatchEngine:
+        return load_engine(config, devices[index])
+
+    return JobScheduler(
+        list(queue_engines or engines),
+        jobs,
+        config.queue,
+        output_dir=config.outputs_dir,
+        quantum=job_cost(engines[0].parse("a default job")),
+        # Wrapped engines (the tests') cannot be rebuilt as themselves: no reload for them.
+        rebuild_engine=None if queue_engines else rebuild,
+    )
 
 
 def _bot_parts(app: EaselApp, buttons: JobButtons, maintenance: Maintenance) -> BotParts:
@@ -186,12 +215,10 @@ def _bot_parts(app: EaselApp, buttons: JobButtons, maintenance: Maintenance) -> 
     admin = ModerationAdmin(stores.moderation, app.moderation, scheduler)
 
     async def resume() -> None:
-        """Deliver jobs that finished unannounced, and follow jobs the queue recovered."""
-        undelivered = await stores.deliveries.undelivered()
+        """Owe the outcomes left undelivered, and follow the jobs the queue recovered."""
+        await app.outbox.resume(await stores.deliveries.undelivered())
         for handle in await scheduler.start():
             delivery.follow(handle)
-        for job in undelivered:
-            delivery.deliver_later(job)
 
     return BotParts(
         cogs=[
@@ -201,5 +228,5 @@ def _bot_parts(app: EaselApp, buttons: JobButtons, maintenance: Maintenance) -> 
         ],
         buttons=buttons,
         resume=resume,
-        background=[app.moderation.warm_up, maintenance.run_forever],
+        background=[app.moderation.warm_up, maintenance.run_forever, app.outbox.run_forever],
     )

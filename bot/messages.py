@@ -61,10 +61,39 @@ def progress_text(job: JobRecord, progress: Progress | None) -> str:
     return f"{headline(job)}\n🎨 Drawing — {round(progress.fraction * 100)}%{left}."
 
 
+def job_marker(job: JobRecord) -> str:
+    """Return the words every final message of a job carries, to find it again after a retry."""
+    return f"job `{job.id}`"
+
+
 def done_text(job: JobRecord) -> str:
     """Describe a finished job with the parameters needed to reproduce it."""
     request = job.request
-    return f"{headline(job)}\n-# {parameters_line(request)} · job `{job.id}`"
+    return f"{headline(job)}\n-# {parameters_line(request)} · {job_marker(job)}"
+
+
+def late_note(*, images: bool) -> str:
+    """Explain a result that Discord kept back for a while."""
+    what = "your image" if images else "what happened to your job"
+    return f"\n-# Discord was unavailable for a while; here is {what}."
+
+
+def delivery_state(outcome: str | None, owed_attempts: int | None, last_error: str) -> str | None:
+    """Say where a finished job's delivery stands, when it is not simply delivered."""
+    if owed_attempts is not None:
+        tries = f"; {owed_attempts} attempt(s) so far, last: {last_error}" if owed_attempts else ""
+        return f"waiting for Discord to accept it{tries}"
+    if outcome == "undeliverable":
+        return "could not be posted: the bot cannot post in its channel"
+    return None
+
+
+def undeliverable_note(job: JobRecord, channel_id: int, reason: str) -> str:
+    """Tell the mod-log that a job's result could not be posted, and why."""
+    return (
+        f"📭 Could not deliver {job_marker(job)} of <@{job.owner}> to <#{channel_id}>: {reason}. "
+        "Check the bot's permissions in that channel."
+    )
 
 
 def withheld_note(withheld: int, total: int) -> str:
@@ -75,12 +104,12 @@ def withheld_note(withheld: int, total: int) -> str:
 
 def failed_text(job: JobRecord, reason: str) -> str:
     """Say that a job failed and why, with the word "failed"."""
-    return f"{headline(job)}\n❌ This job failed: {reason}"
+    return f"{headline(job)}\n❌ This job failed: {reason}\n-# {job_marker(job)}"
 
 
 def canceled_text(job: JobRecord, reason: str) -> str:
     """Say that a job was canceled and why."""
-    return f"{headline(job)}\n🚫 Canceled: {reason}"
+    return f"{headline(job)}\n🚫 Canceled: {reason}\n-# {job_marker(job)}"
 
 
 def parameters_line(request: GenerationRequest) -> str:
@@ -94,8 +123,8 @@ def parameters_line(request: GenerationRequest) -> str:
     return line + (" · tile" if request.tile else "")
 
 
-def info_embed(job: JobRecord) -> discord.Embed:
-    """Describe a job's full parameters."""
+def info_embed(job: JobRecord, delivery: str | None = None) -> discord.Embed:
+    """Describe a job's full parameters, and where its delivery stands if it is not plain."""
     request = job.request
     embed = discord.Embed(title=f"Job {job.id}", description=shown_prompt(request.prompt))
     if request.negative_prompt:
@@ -118,6 +147,8 @@ def info_embed(job: JobRecord) -> discord.Embed:
     embed.add_field(
         name="Status", value=job.status + (f": {job.error}" if job.error else ""), inline=False
     )
+    if delivery:
+        embed.add_field(name="Delivery", value=delivery[:1000], inline=False)
     embed.set_footer(text=f"by user {job.owner}")
     return embed
 

@@ -40,18 +40,20 @@ class DeliveryStore:
         channel_id: int | None = None,
         message_id: int | None = None,
     ) -> None:
-        """Record that a job's owner was shown its outcome (idempotent)."""
-        await self._db.execute(
-            "INSERT OR REPLACE INTO deliveries (job_id, outcome, channel_id, message_id, "
-            "delivered_at) VALUES (?, ?, ?, ?, ?)",
-            (
-                job_id,
-                outcome,
-                None if channel_id is None else str(channel_id),
-                None if message_id is None else str(message_id),
-                time.time(),
-            ),
-        )
+        """Record that a job's owner was shown its outcome (idempotent); it leaves the outbox."""
+        async with self._db.transaction() as connection:
+            await connection.execute(
+                "INSERT OR REPLACE INTO deliveries (job_id, outcome, channel_id, message_id, "
+                "delivered_at) VALUES (?, ?, ?, ?, ?)",
+                (
+                    job_id,
+                    outcome,
+                    None if channel_id is None else str(channel_id),
+                    None if message_id is None else str(message_id),
+                    time.time(),
+                ),
+            )
+            await connection.execute("DELETE FROM outbox WHERE job_id = ?", (job_id,))
 
     async def get(self, job_id: str) -> DeliveryRecord | None:
         """Return a job's delivery, if it was delivered."""

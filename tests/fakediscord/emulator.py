@@ -25,7 +25,7 @@ from .models import (
     Upload,
     UserRecord,
 )
-from .payloads import guild_payload, role_payload
+from .payloads import channel_payload, guild_payload, role_payload
 from .server import EmulatorServer
 
 if TYPE_CHECKING:
@@ -82,6 +82,15 @@ class DiscordEmulator(EmulatorServer):
     ) -> ChannelRecord:
         """Create a text channel (send the bot no event: create channels before it connects)."""
         return self.state.create_channel(guild or self.guild, name, nsfw=nsfw)
+
+    def delete_channel(self, channel: ChannelRecord) -> None:
+        """Delete a channel, as a server admin would: later calls to it get 10003."""
+        guild = self.state.guild_of(channel)
+        del self.state.channels[channel.id]
+        guild.channels.pop(channel.id, None)
+        if self.gateway.current is not None:
+            payload = channel_payload(channel) | {"guild_id": str(guild.id)}
+            self.gateway.dispatch("CHANNEL_DELETE", payload)
 
     def create_role(
         self, name: str, permissions: PermissionsLike, *, guild: GuildRecord | None = None

@@ -6,9 +6,11 @@ linear time (backreferences, lookarounds) are refused when saved, with the reaso
 
 Words and phrases are normalised like the text and matched as whole words, each letter
 allowed to repeat (``n+u+d+e+``): ``nuuude`` is caught, ``classic``, ``bass`` and
-``Scunthorpe`` are not mistaken for ``ass``. Every filter is tried against both the
-normalised text and the case-folded original, so a filter written in another script still
-matches text in that script.
+``Scunthorpe`` are not mistaken for ``ass``. Text and filters alike are read both with
+look-alikes taken as Latin and plainly transliterated (``normalise.readings``), and a filter
+matches when any reading of it is found in any reading of the text or in the case-folded
+original: Greek ``νude`` is caught as ``nude``, and a filter written in another script
+matches text in that script whether that text is read as that script or as look-alikes.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import re2
 
-from bot.moderation.normalise import normalise, spaced_runs
+from bot.moderation.normalise import normalise, readings, spaced_runs
 from pipeline.errors import UserError
 
 if TYPE_CHECKING:
@@ -93,16 +95,12 @@ def compile_filter(pattern: str, kind: FilterKind, *, bounded: bool = True) -> A
     if kind == "regex":
         source = pattern
     else:
-        words = (
-            normalise(pattern).split()
-            if kind == "phrase"
-            else [normalise(pattern).replace(" ", "")]
-        )
-        words = [word for word in words if word]
-        if not any(character.isalnum() for word in words for character in word):
+        pattern_readings = readings(pattern)
+        if not any(character.isalnum() for text in pattern_readings for character in text):
             raise FilterError("The pattern has no letters or digits left to match.")
-        body = r"\s*".join(_repeatable(word) for word in words)
-        source = rf"\b{body}\b" if bounded else body
+        bodies = (_body(text, kind) for text in pattern_readings)
+        body = "|".join(dict.fromkeys(body for body in bodies if body))
+        source = rf"\b(?:{body})\b" if bounded else body
     options = re2.Options()
     options.log_errors = False
     options.max_mem = _RE2_MEMORY
@@ -124,7 +122,7 @@ def check(texts: Sequence[str], filters: Sequence[Filter]) -> Verdict:
     """Match ``texts`` (prompt, negative prompt, parameters) against ``filters``."""
     originals = [text.casefold() for text in texts]
     normalised = [normalise(text) for text in texts]
-    candidates = normalised + originals
+    candidates = [reading for text in texts for reading in readings(text)] + originals
     runs = [run for text in texts for run in spaced_runs(text)]
     blocking: list[Filter] = []
     flagging: list[Filter] = []
@@ -151,6 +149,12 @@ def describe_verdict(verdict: Verdict) -> str:
     else:
         head = "Allowed: no filter matches"
     return f"{head}.\nNormalised text: `{verdict.normalised[:1500]}`"
+
+
+def _body(reading: str, kind: FilterKind) -> str:
+    """Build the expression for one reading of a word or phrase filter."""
+    words = reading.split() if kind == "phrase" else [reading.replace(" ", "")]
+    return r"\s*".join(_repeatable(word) for word in words if word)
 
 
 def _repeatable(word: str) -> str:

@@ -150,3 +150,58 @@ def test_naughty_strings_never_break_the_filters() -> None:
     assert len(lines) > 50
     for line in lines:
         check([line], [*FILTERS, *DEFAULT_FILTERS])
+
+
+MIXED_SCRIPT_EVASIONS = [
+    "nudе",  # Cyrillic е
+    "NUDЕ",  # Cyrillic capital Е
+    "NuDе",
+    "nuԁe",  # Cyrillic komi de
+    "пude",  # Cyrillic п looks like n
+    "νude",  # Greek nu stands for n
+    "ηude",  # Greek eta looks like n
+    "ΝUDΕ",  # Greek capitals
+    "n u d е",
+    "(nudе)",
+    "nudе!",
+    "nudе, please",
+    "аѕѕ",  # only Cyrillic look-alikes
+    "ΑSS",  # Greek capital alpha
+    "red fох",  # Cyrillic о and х
+    "RЕD FОХ",
+    "rеd fοx",  # Cyrillic е, Greek ο
+]
+
+
+@pytest.mark.parametrize("text", MIXED_SCRIPT_EVASIONS)
+def test_mixed_script_look_alikes_are_blocked(text: str) -> None:
+    """Block a banned word or phrase with Cyrillic or Greek look-alikes mixed into it."""
+    assert check([f"a photo of a {text} woman on the beach"], FILTERS).blocked, text
+
+
+def test_a_sentence_of_mixed_script_words_is_blocked() -> None:
+    """Block a sentence whose every word has look-alikes mixed in."""
+    verdict = check(["а рhоtо оf а nаkеd wоmаn оn thе bеасh"], DEFAULT_FILTERS)
+    assert verdict.blocked
+    assert verdict.normalised == "a photo of a naked woman on the beach"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Убери этот сор", "сор и мусор", "Это сор, a Russian word", "Привет, мир"],
+)
+def test_genuine_cyrillic_words_are_not_read_as_latin(text: str) -> None:
+    """Leave a Russian word alone though its letters look like a banned Latin word."""
+    assert not check([text], [banned("cop"), banned("mip", id=2)]).blocked, text
+
+
+def test_genuine_greek_words_are_not_read_as_latin() -> None:
+    """Leave a Greek sentence alone though its letters look like a banned Latin word."""
+    assert not check(["ένα ποτήρι νερό"], [banned("vepo"), banned("eva", id=2)]).blocked
+
+
+def test_a_filter_of_look_alike_letters_matches_its_own_script() -> None:
+    """Match a Cyrillic filter made of look-alike letters in Russian and in Latin text."""
+    assert check(["Выпей сок"], [banned("сок")]).blocked
+    assert check(["a glass of сок"], [banned("сок")]).blocked
+    assert not check(["a glass of milk"], [banned("сок")]).blocked

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _IMAGE_TYPES = {f"image/{name.lower()}" for name in ALLOWED_FORMATS} | {"image/jpg"}
+TROUBLES_SHOWN_SECONDS = 24 * 3600  # /queue shows undeliverable jobs of the last day
 GONE = "This image is no longer available (it was deleted or has expired)."
 
 
@@ -204,19 +205,34 @@ class JobActions:
         view = discord.ui.View(timeout=None)
         for number, entry in enumerate(shown, start=1):
             view.add_item(self._s.buttons.cancel_button(entry.job_id, f"Cancel {number}"))
+        listing = messages.queue_listing(
+            shown,
+            sum(1 for e in here if e.status == "running"),
+            sum(1 for e in here if e.status == "pending"),
+            show_owners=actor.moderator,
+        )
+        troubles = await self._troubles(actor)
         await interaction.response.send_message(
-            messages.queue_listing(
-                shown,
-                sum(1 for e in here if e.status == "running"),
-                sum(1 for e in here if e.status == "pending"),
-                show_owners=actor.moderator,
-            ),
+            listing + messages.delivery_troubles(troubles, show_owners=actor.moderator),
             view=view if shown else discord.utils.MISSING,
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
     # Internals -----------------------------------------------------------------------------
+
+    async def _troubles(self, actor: Actor) -> list[tuple[JobRecord, str]]:
+        """Return the actor's (a moderator: the server's) finished jobs not posted yet."""
+        mine: list[tuple[JobRecord, str]] = []
+        for entry in await self._s.outbox.all():
+            job = await self._job_here(actor, entry.job_id)
+            if job is not None:
+                mine.append((job, "waiting for Discord to accept it"))
+        since = self._s.clock() - TROUBLES_SHOWN_SECONDS
+        if actor.guild_id is not None:
+            refused = await self._s.deliveries.undeliverable_since(since, guild_id=actor.guild_id)
+            mine += [(job, "could not be posted in its channel") for job in refused]
+        return [(j, s) for j, s in mine if actor.moderator or j.owner == str(actor.user_id)][:10]
 
     def _actor(self, interaction: discord.Interaction) -> Actor:
         """Return who acts."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+import aiohttp
 import discord
 from PIL import Image
 
@@ -216,6 +217,13 @@ class Courier:
             "job %s is undeliverable to channel %s: %s", job.id, target.channel_id, reason
         )
         await self._deliveries.record(job.id, "undeliverable", channel_id=target.channel_id)
+        # Tell the owner where the bot may still be heard: a plain line in the job's channel
+        # (the image may have been what it refused), and the moderators in the mod-log.
+        with contextlib.suppress(discord.HTTPException, aiohttp.ClientError, OSError):
+            await self._channel(target).send(
+                messages.undeliverable_line(job, reason),
+                allowed_mentions=discord.AllowedMentions(users=[discord.Object(int(job.owner))]),
+            )
         if target.guild_id is not None:
             note = messages.undeliverable_note(job, target.channel_id, reason)
             await self._moderation.modlog(target.guild_id, note)

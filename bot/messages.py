@@ -88,6 +88,14 @@ def delivery_state(outcome: str | None, owed_attempts: int | None, last_error: s
     return None
 
 
+def undeliverable_line(job: JobRecord, reason: str) -> str:
+    """Tell the owner, in the job's channel, that the result could not be posted there."""
+    return (
+        f"<@{job.owner}> the result of {job_marker(job)} could not be posted here ({reason}); "
+        "the server's moderators have been told."
+    )
+
+
 def undeliverable_note(job: JobRecord, channel_id: int, reason: str) -> str:
     """Tell the mod-log that a job's result could not be posted, and why."""
     return (
@@ -167,3 +175,14 @@ def queue_listing(
     if not entries:
         lines.append("Nothing queued." if show_owners else "You have no jobs waiting or running.")
     return "\n".join(lines)
+
+
+def delivery_troubles(troubles: Sequence[tuple[JobRecord, str]], *, show_owners: bool) -> str:
+    """List finished jobs whose results are not posted: waiting for Discord, or refused."""
+    if not troubles:
+        return ""
+    lines = ["**Finished, not posted yet:**"]
+    for job, state in troubles:
+        owner = f" — <@{job.owner}>" if show_owners else ""
+        lines.append(f"• `{job.id}` {shown_prompt(job.request.prompt)[:60]}{owner} — {state}")
+    return "\n" + "\n".join(lines)

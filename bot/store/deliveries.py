@@ -72,6 +72,17 @@ class DeliveryStore:
             delivered_at=row["delivered_at"],
         )
 
+    async def undeliverable_since(self, since: float, *, guild_id: int) -> list[JobRecord]:
+        """Return a guild's jobs found undeliverable since a time, newest first."""
+        rows = await self._db.fetch_all(
+            f"SELECT {JOB_COLUMNS} FROM jobs JOIN deliveries ON deliveries.job_id = jobs.id "
+            "WHERE deliveries.outcome = 'undeliverable' AND deliveries.delivered_at >= ? "
+            "AND json_extract(jobs.context, '$.guild_id') = ? "
+            "ORDER BY deliveries.delivered_at DESC",
+            (since, str(guild_id)),
+        )
+        return [record_from_row(row) for row in rows]
+
     async def undelivered(self) -> list[JobRecord]:
         """Return finished jobs whose owners were never shown the outcome, oldest first."""
         rows = await self._db.fetch_all(

@@ -160,6 +160,62 @@ async def test_a_deleted_channel_ends_the_delivery_and_tells_the_mod_log(
         job_id = note.content.split("`")[1]
         delivery = await easel.stores.deliveries.get(job_id)
         info = await (await emulator.invoke_slash("info", {"job": job_id})).wait_for_original()
+        listing = await (await emulator.invoke_slash("queue")).wait_for_original()
     assert results(emulator) == []
     assert getattr(delivery, "outcome", None) == "undeliverable"
     assert "could not be posted" in str(info.embeds)
+    assert f"`{job_id}`" in listing.content
+    assert "could not be posted" in listing.content
+
+
+async def test_a_job_waiting_for_discord_is_listed_in_queue_and_info(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Tell the owner, while Discord refuses the post, that the result is waiting for it."""
+    held = FaultyEngine(tiny_engine, hold_after_first_step=True)
+    config = bot_config(tmp_path, tiny_model_dir)
+    async with running_easel(emulator, tiny_engine, config, queue_engine=held) as easel:
+        await finish_held_job(emulator, held, "waiting for discord", expire_token=True)
+        emulator.outage(3600, 503, routes="POST /channels/*/messages")
+        held.release()
+        await eventually(lambda: owed(easel), timeout=LONG)
+        (entry,) = await easel.stores.outbox.all()
+        listing = await (await emulator.invoke_slash("queue")).wait_for_original()
+        info = await (
+            await emulator.invoke_slash("info", {"job": entry.job_id})
+        ).wait_for_original()
+    assert f"`{entry.job_id}`" in listing.content
+    assert "waiting for Discord" in listing.content
+    assert "waiting for Discord" in str(info.embeds)
+
+
+async def test_jobs_are_delivered_once_through_a_gateway_cut_and_rate_limits(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Deliver every job exactly once while the gateway drops and a third of calls get 429."""
+    config = bot_config(tmp_path, tiny_model_dir)
+    users = [emulator.create_member(f"member{i}") for i in range(3)]
+    async with running_easel(emulator, tiny_engine, config) as easel:
+        emulator.rate_limit(0.3, 0.01, seed=7)
+        handles = [
+            await emulator.invoke_slash("imagine", {"prompt": f"job {i}"}, user=users[i % 3])
+            for i in range(6)
+        ]
+        emulator.cut_gateway()
+        for handle in handles:
+            await handle.wait_for_response()
+        emulator.end_rate_limit()
+        emulator.clock.advance(120)
+        await eventually(lambda: _all_delivered(easel, 6), timeout=LONG)
+    shown = [job_of(m) for m in results(emulator)]
+    assert len(shown) == 6
+    assert len(set(shown)) == 6
+    assert any(fault.kind == "rate_limit" for fault in emulator.faults)
+    emulator.assert_no_errors()
+
+
+async def _all_delivered(easel: EaselApp, count: int) -> bool | None:
+    """Return True once ``count`` deliveries are recorded and nothing is owed."""
+    rows = await easel.database.fetch_all("SELECT job_id FROM deliveries")
+    owed_now = await easel.stores.outbox.all()
+    return True if len(rows) >= count and not owed_now else None

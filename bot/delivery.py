@@ -158,7 +158,12 @@ class JobDelivery:
         else:
             job = replace(job, status=event.kind, error=event.message or "")  # type: ignore[arg-type]
         began = self._clock()
-        attempt = await self._courier.deliver(job, images=images, flagged=flagged)
+        try:
+            attempt = await self._courier.deliver(job, images=images, flagged=flagged)
+        except Exception:
+            logger.exception("delivering job %s failed unexpectedly; the outbox retries it", job.id)
+            await self._outbox.owe(job.id, "an internal error", began=began, late=False)
+            return
         if attempt.result == "retry":
             await self._outbox.owe(job.id, attempt.detail, began=began)
 

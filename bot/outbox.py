@@ -110,11 +110,18 @@ class Outbox:
             await self._sleep()
 
     async def _retry(self, entry: OutboxEntry) -> None:
-        """Try one owed delivery again."""
+        """Try one owed delivery again; a bug in it backs off like a failure, never spins."""
         job = await self._jobs.get(entry.job_id)
         if job is None:
             return  # the row went with its job
-        attempt = await self._courier.deliver(job, late=entry.late, since=entry.first_attempt_at)
+        try:
+            attempt = await self._courier.deliver(
+                job, late=entry.late, since=entry.first_attempt_at
+            )
+        except Exception:
+            logger.exception("delivering job %s failed unexpectedly; it stays owed", job.id)
+            await self.owe(job.id, "an internal error", began=entry.first_attempt_at)
+            return
         if attempt.result == "retry":
             # Discord failed it: late from now on; the first attempt's time is kept.
             await self.owe(job.id, attempt.detail, began=entry.first_attempt_at)

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import aiohttp
 import discord
 
 from bot import messages
@@ -356,8 +357,16 @@ class JobActions:
 
 
 async def _acknowledge(interaction: discord.Interaction) -> int:
-    """Defer publicly ("thinking…") and return the placeholder message's id."""
-    response = await interaction.response.defer(thinking=True)
+    """Defer publicly ("thinking…") and return the placeholder message's id.
+
+    When the connection drops before Discord's answer, the defer may still have been applied:
+    the placeholder then exists, and the job goes on with it rather than being dropped.
+    """
+    try:
+        response = await interaction.response.defer(thinking=True)
+    except aiohttp.ClientError:
+        logger.info("the answer to deferring interaction %s was lost; looking", interaction.id)
+        return (await interaction.original_response()).id  # NotFound: it never arrived
     message_id = getattr(response, "message_id", None)
     if message_id is None:
         message_id = (await interaction.original_response()).id

@@ -8,9 +8,11 @@ error id that the owner can find in the log.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 
+import aiohttp
 import discord
 from discord import app_commands
 
@@ -18,24 +20,31 @@ from pipeline.errors import UserError
 
 logger = logging.getLogger(__name__)
 
+ALREADY_ACKNOWLEDGED = 40060
 APOLOGY = "Sorry, something went wrong on our side (error id `{reference}`)."
 
 
 async def reply_privately(interaction: discord.Interaction, text: str) -> None:
     """Tell only the user, taking back a public "thinking" placeholder if one was posted."""
     quiet = discord.AllowedMentions.none()
+    response = interaction.response
+    placeholder = response.type == discord.InteractionResponseType.deferred_channel_message
     try:
-        if not interaction.response.is_done():
-            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=quiet)
-            return
-        # A follow-up after a public defer would be public; remove the placeholder first.
-        if interaction.response.type == discord.InteractionResponseType.deferred_channel_message:
+        if not response.is_done():
             try:
+                await response.send_message(text, ephemeral=True, allowed_mentions=quiet)
+                return
+            except discord.HTTPException as error:
+                if error.code != ALREADY_ACKNOWLEDGED:
+                    raise
+                placeholder = True  # a defer reached Discord though its answer was lost
+        # A follow-up after a public defer would be public; remove the placeholder first.
+        if placeholder:
+            with contextlib.suppress(discord.HTTPException, aiohttp.ClientError):
                 await interaction.delete_original_response()
-            except discord.HTTPException:
-                logger.info("could not remove the placeholder for interaction %s", interaction.id)
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=quiet)
-    except discord.HTTPException:
+    except (discord.HTTPException, aiohttp.ClientError):
+        # A lost answer may still have been delivered: never tell the user twice.
         logger.exception("could not tell user %s: %s", interaction.user.id, text)
 
 
@@ -43,6 +52,13 @@ async def answer_error(interaction: discord.Interaction, error: BaseException, w
     """Answer a failed interaction: the user's own mistake privately, else an apology."""
     if isinstance(error, UserError):
         await reply_privately(interaction, str(error))
+        return
+    if isinstance(error, aiohttp.ClientError):
+        # The connection dropped before Discord's answer: what was sent may well have
+        # arrived, so an apology now could contradict it.
+        logger.warning(
+            "lost Discord's answer in %s for user %s: %r", where, interaction.user.id, error
+        )
         return
     reference = secrets.token_hex(4)
     logger.error(

@@ -219,3 +219,33 @@ async def _all_delivered(easel: EaselApp, count: int) -> bool | None:
     rows = await easel.database.fetch_all("SELECT job_id FROM deliveries")
     owed_now = await easel.stores.outbox.all()
     return True if len(rows) >= count and not owed_now else None
+
+
+async def test_a_defer_whose_answer_was_lost_still_gets_its_grid(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Go on with a job whose "thinking" reached Discord though its answer was lost."""
+    async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)):
+        emulator.drop_answer_of("POST", "/interactions/*/callback")
+        handle = await emulator.invoke_slash("imagine", {"prompt": "a lost defer"})
+        grid = await handle.wait_for_original(is_result, timeout=LONG)
+    assert [fault.kind for fault in emulator.faults] == ["dropped_answer"]
+    assert results(emulator) == [grid]
+    emulator.assert_no_errors()
+
+
+async def test_a_refusal_whose_answer_was_lost_is_not_followed_by_an_apology(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Say nothing more when the answer to a private refusal is lost on its way back."""
+    async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)):
+        mod = emulator.create_member("mod", permissions=discord.Permissions(manage_messages=True))
+        added = await emulator.invoke_slash("filter add", {"pattern": "fox"}, user=mod)
+        await added.wait_for_original()
+        emulator.drop_answer_of("POST", "/webhooks/*")  # the refusal's follow-up
+        handle = await emulator.invoke_slash("imagine", {"prompt": "a fox"})
+        refusal = await handle.wait_for_followup(timeout=LONG)
+        await asyncio.sleep(0.5)  # room for a wrong second answer to arrive
+    assert refusal.content.startswith("Blocked")
+    assert len(handle.followups) == 1
+    assert "error id" not in str([m.content for m in emulator.messages])

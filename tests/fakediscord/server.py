@@ -254,6 +254,10 @@ class EmulatorServer:
         routes = RouteFilter.parse(path, method)
         self.fault_injector.drops.append(AnswerDrop(routes, count, reset))
 
+    def end_dropped_answers(self) -> None:
+        """Forget the answer drops still armed."""
+        self.fault_injector.drops.clear()
+
     def cut_gateway(self) -> None:
         """Close the bot's gateway socket without a close frame; discord.py must RESUME."""
         path = self.gateway.cut()

@@ -196,6 +196,20 @@ class DiscordEmulator(EmulatorServer):
         )
         return self._dispatch_interaction(record)
 
+    async def autocomplete(
+        self,
+        name: str,
+        options: dict[str, str],
+        focused: str,
+        *,
+        user: MemberRecord | None = None,
+    ) -> InteractionRecord:
+        """Type into an autocompleting option of /name; the bot's choices land in the callback."""
+        record = self.invoker.autocomplete(
+            name, options, focused, member=user or self.member, channel=self.channel
+        )
+        return self._dispatch_interaction(record)
+
     async def click(
         self,
         message: MessageRecord,

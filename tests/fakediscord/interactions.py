@@ -24,7 +24,7 @@ UPDATE_MESSAGE = 7
 AUTOCOMPLETE_RESULT = 8
 MODAL = 9
 
-InteractionKind = Literal["slash", "component", "modal_submit"]
+InteractionKind = Literal["slash", "component", "modal_submit", "autocomplete"]
 
 
 @dataclass

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from .interactions import InteractionKind, InteractionRecord
 from .models import (
     ADMINISTRATOR,
+    DEFAULT_UPLOAD_LIMIT,
     ChannelRecord,
     CommandRecord,
     GuildRecord,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from .state import EmulatorState
 
 APPLICATION_COMMAND = 2
+APPLICATION_COMMAND_AUTOCOMPLETE = 4
 MESSAGE_COMPONENT = 3
 MODAL_SUBMIT = 5
 SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
@@ -105,6 +107,44 @@ class Invoker:
             channel=channel,
             attachment_size_limit=attachment_size_limit,
             locale=locale,
+        )
+
+    def autocomplete(
+        self,
+        name: str,
+        options: dict[str, str],
+        focused: str,
+        *,
+        member: MemberRecord,
+        channel: ChannelRecord,
+    ) -> InteractionRecord:
+        """Build the autocomplete interaction a client sends while the user types ``focused``.
+
+        Discord sends the partial values as typed, unvalidated, with the focused one marked.
+        """
+        guild = self.state.guild_of(channel)
+        command = self._command(name, guild)
+        schema = {option["name"]: option for option in command.options}
+        if not schema.get(focused, {}).get("autocomplete"):
+            raise InvocationError(f"/{name} option {focused!r} does not autocomplete")
+        data_options = [
+            {"name": key, "type": schema[key]["type"], "value": value, "focused": key == focused}
+            for key, value in options.items()
+        ]
+        data: dict[str, Any] = {
+            "id": str(command.id),
+            "name": command.name,
+            "type": 1,
+            "options": data_options,
+        }
+        return self._create(
+            "autocomplete",
+            APPLICATION_COMMAND_AUTOCOMPLETE,
+            data,
+            member=member,
+            channel=channel,
+            attachment_size_limit=DEFAULT_UPLOAD_LIMIT,
+            locale="en-US",
         )
 
     def _command(self, name: str, guild: GuildRecord) -> CommandRecord:

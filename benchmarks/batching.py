@@ -9,7 +9,7 @@ It prints images per second one job per call, batched up to the config's
 ``queue.max_batch_images``, and batched with every job in one call, and the ratios.
 
 On a GPU, ``--arch sd15 --size 512`` runs the same comparison on a randomly initialised
-full-size Stable Diffusion 1.5 (see ``sd15.py``; it replaces the config's ``model.path``)::
+full-size Stable Diffusion 1.5 (see ``sd15.py``; it replaces the default model's ``path``)::
 
     python benchmarks/batching.py --arch sd15 --size 512 [--sd15-dir DIR]
 
@@ -107,8 +107,9 @@ async def main() -> None:
         if arguments.arch == "sd15":
             model_dir = prepare_random_sd15(arguments.sd15_dir or Path(folder))
             changes.update(path=str(model_dir.resolve()), config=None)
-        config = config.model_copy(update={"model": config.model.model_copy(update=changes)})
-        await compare(Engine.from_config(config), config.queue.max_batch_images, arguments)
+        entry = config.default_model.model_copy(update=changes)
+        engine = Engine.from_config(config, entry)
+        await compare(engine, config.queue.max_batch_images, arguments)
 
 
 async def compare(engine: Engine, configured: int, arguments: argparse.Namespace) -> None:

@@ -24,7 +24,6 @@ from bot.job_context import JobContext, JobKind, entries_in_guild
 from bot.permissions import Actor
 from pipeline.errors import InputImageError, UserError
 from pipeline.images import ALLOWED_FORMATS, decode_input_image
-from pipeline.request import parse_request
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,9 +34,9 @@ if TYPE_CHECKING:
     from bot.store.deliveries import DeliveryStore
     from bot.store.jobs import SqliteJobStore
     from bot.store.outbox import OutboxStore
-    from pipeline.engine import Engine, VariationStrength
     from pipeline.jobs import JobRecord
     from pipeline.request import GenerationRequest
+    from pipeline.request_builder import RequestBuilder, VariationStrength
     from pipeline.scheduler import JobScheduler
 
 logger = logging.getLogger(__name__)
@@ -51,7 +50,7 @@ GONE = "This image is no longer available (it was deleted or has expired)."
 class ActionServices:
     """What the use cases work with; built once by the composition root."""
 
-    engine: Engine
+    requests: RequestBuilder
     scheduler: JobScheduler
     jobs: SqliteJobStore
     deliveries: DeliveryStore
@@ -91,14 +90,21 @@ class JobActions:
         prompt: str,
         negative: str | None,
         image: discord.Attachment | None,
+        model: str | None = None,
     ) -> None:
-        """Queue a new grid from a prompt (and an optional image prompt)."""
-        self._precheck(prompt, negative or "", image)
+        """Queue a new grid from a prompt (and an optional image prompt) on a chosen model."""
+        self._precheck(prompt, negative or "", image, model)
         placeholder = await _acknowledge(interaction)
         # Moderate before downloading anything a banned user or blocked prompt came with.
         await self._moderate(interaction, [prompt, negative or ""])
         init = await self._save_attachment(image) if image else None
-        request = self._s.engine.parse(prompt, negative_prompt=negative or "", init_image=init)
+        request = await asyncio.to_thread(
+            self._s.requests.parse,
+            prompt,
+            negative_prompt=negative or "",
+            init_image=init,
+            model=model,
+        )
         await self._submit(interaction, request, placeholder, JobKind.IMAGINE, moderated=True)
 
     @guarded
@@ -107,7 +113,7 @@ class JobActions:
         placeholder = await _acknowledge(interaction)
         source, image = await self._source_image(interaction, job_id, index)
         seed = source.request.seeds[index - 1] if index <= len(source.request.seeds) else None
-        request = self._s.engine.upscale_request(source.request, image, seed=seed)
+        request = self._s.requests.upscale_request(source.request, image, seed=seed)
         await self._submit(
             interaction, request, placeholder, JobKind.UPSCALE, source=source, source_index=index
         )
@@ -123,7 +129,7 @@ class JobActions:
         """Queue four variations of image ``index``."""
         placeholder = await _acknowledge(interaction)
         source, image = await self._source_image(interaction, job_id, index)
-        request = self._s.engine.variation_request(source.request, image, strength=strength)
+        request = self._s.requests.variation_request(source.request, image, strength=strength)
         await self._submit(
             interaction,
             request,
@@ -139,7 +145,7 @@ class JobActions:
         """Queue the same job again with a new seed."""
         placeholder = await _acknowledge(interaction)
         source = await self._source(interaction, job_id)
-        request = self._s.engine.reroll_request(source.request)
+        request = self._s.requests.reroll_request(source.request)
         kind = JobContext.of(source).kind
         kind = JobKind.REROLL if kind == JobKind.IMAGINE else kind
         await self._submit(interaction, request, placeholder, kind, source=source)
@@ -239,33 +245,34 @@ class JobActions:
         """Return who acts."""
         return Actor.of(interaction, self._s.moderator_role)
 
-    def _precheck(self, prompt: str, negative: str, image: discord.Attachment | None) -> None:
-        """Refuse bad parameters and attachments before acknowledging (no I/O needed)."""
-        engine = self._s.engine
+    def _precheck(
+        self, prompt: str, negative: str, image: discord.Attachment | None, model: str | None
+    ) -> None:
+        """Refuse bad parameters, models and attachments before acknowledging (no I/O)."""
+        limits = self._s.requests.input_limits
         init = None
         if image is not None:
-            if image.size > engine.input_limits.max_bytes:
+            if image.size > limits.max_bytes:
                 raise InputImageError(
                     f"The image is {image.size / 1048576:.1f} MB; the limit is "
-                    f"{engine.input_limits.max_bytes / 1048576:.1f} MB."
+                    f"{limits.max_bytes / 1048576:.1f} MB."
                 )
             if image.content_type and image.content_type.split(";")[0] not in _IMAGE_TYPES:
                 raise InputImageError("That file is not a PNG, JPEG or WebP image.")
             init = (image.width or 512, image.height or 512)
-        parse_request(
+        self._s.requests.parse(
             prompt,
-            settings=engine.settings,
-            native_size=engine.native_size,
             negative_prompt=negative,
             init_image=None if init is None else self._s.inputs_dir,
             init_size=init,
-            seed_source=lambda: 0,
+            seed=0,
+            model=model,
         )
 
     async def _save_attachment(self, attachment: discord.Attachment) -> Path:
         """Download, check and re-save an attached image as PNG under the data directory."""
         data = await attachment.read()
-        image = await asyncio.to_thread(decode_input_image, data, self._s.engine.input_limits)
+        image = await asyncio.to_thread(decode_input_image, data, self._s.requests.input_limits)
         folder = self._s.inputs_dir
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{uuid.uuid4().hex}.png"

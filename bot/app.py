@@ -2,9 +2,10 @@
 
 Everything Easel runs is built here and only here, in dependency order, and each part gets
 exactly the collaborators it uses. ``python -m bot`` calls :func:`configure`,
-:func:`load_engines` and :func:`build_app`; ``--check`` loads the model and opens the
-database with the same functions; the tests call :func:`build_app` with their own engines,
-clock and classifier. :meth:`EaselApp.shutdown` stops it all in order.
+:func:`load_engines` (one :class:`ModelPool` per worker) and :func:`build_app`; ``--check``
+loads every model and opens the database with the same functions; the tests call
+:func:`build_app` with their own pools, clock and classifier. :meth:`EaselApp.shutdown`
+stops it all in order.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bot.buttons import JobButtons
 from bot.client import BotParts, EaselBot
 from bot.cogs.guide import GuideCog
 from bot.cogs.imagine import ImagineCog
+from bot.cogs.models import ModelsCog
 from bot.cogs.moderation import ModerationCog
 from bot.config import load_bot_config
 from bot.courier import Courier
@@ -27,6 +29,7 @@ from bot.delivery import JobDelivery
 from bot.in_flight import InFlight
 from bot.logs import setup_logging
 from bot.maintenance import Maintenance
+from bot.model_roster import ModelRoster
 from bot.moderation.admin import ModerationAdmin
 from bot.moderation.gate import ModerationGate
 from bot.moderation.image_safety import NudeNetClassifier
@@ -38,6 +41,9 @@ from bot.store.moderation import ModerationStore
 from bot.store.outbox import OutboxStore
 from pipeline.engine import Engine
 from pipeline.jobs import job_cost
+from pipeline.model_pool import ModelPool, ModelResidency, cuda_free_bytes
+from pipeline.models import ModelCatalog
+from pipeline.request_builder import RequestBuilder
 from pipeline.scheduler import JobScheduler
 
 if TYPE_CHECKING:
@@ -108,18 +114,45 @@ def configure(config_path: Path, token: str) -> BotConfig:
     return config
 
 
-def load_engine(config: BotConfig, device: str) -> Engine:
-    """Load the configured model on one device (slow: run it on a thread)."""
-    model = config.model.model_copy(update={"device": device})
-    return Engine.from_config(config.model_copy(update={"model": model}))
+def load_engine(config: BotConfig, name: str, device: str | None = None) -> Engine:
+    """Load the configured model ``name``, on ``device`` if given (slow: run it on a thread)."""
+    entry = config.model_named(name)
+    if device is not None:
+        entry = entry.model_copy(update={"device": device})
+    return Engine.from_config(config, entry)
 
 
-def load_engines(config: BotConfig) -> list[Engine]:
-    """Load the model once per configured device, one engine (and worker) each."""
-    devices = config.queue.devices or (config.model.device,)
-    engines = [load_engine(config, device) for device in devices]
-    logger.info("model %s ready on %s", config.model.path, ", ".join(devices))
-    return engines
+def worker_devices(config: BotConfig) -> tuple[str | None, ...]:
+    """Return one device per worker; None lets each model load on its own ``device:``."""
+    return config.queue.devices or (None,)
+
+
+def model_pool(config: BotConfig, catalog: ModelCatalog, device: str | None) -> ModelPool:
+    """Build one worker's pool of models: loaded on first use, within the configured limits."""
+    probe_device = device or config.default_model.device
+    return ModelPool(
+        catalog,
+        lambda name: load_engine(config, name, device),
+        max_loaded=config.queue.max_loaded_models,
+        free_bytes=cuda_free_bytes(probe_device),
+    )
+
+
+def load_engines(config: BotConfig) -> list[ModelPool]:
+    """Build every worker's pool with the default model loaded, so the first job starts warm.
+
+    Every configured model's files are read first, so an unusable one stops the start-up
+    with its name and why.
+    """
+    catalog = ModelCatalog.from_config(config)
+    pools = [model_pool(config, catalog, device) for device in worker_devices(config)]
+    for pool in pools:
+        pool.engine_for(catalog.default)
+    names = ", ".join(catalog.names)
+    logger.info(
+        "models %s configured; %s loaded on %d worker(s)", names, catalog.default, len(pools)
+    )
+    return pools
 
 
 async def open_database(config: BotConfig) -> Database:
@@ -129,17 +162,19 @@ async def open_database(config: BotConfig) -> Database:
 
 async def build_app(
     config: BotConfig,
-    engines: Sequence[Engine],
+    engines: Sequence[BatchEngine],
     *,
-    queue_engines: Sequence[BatchEngine] | None = None,
+    rebuildable: bool = True,
     clock: Callable[[], float] = time.time,
     classifier: SafetyClassifier | None = None,
 ) -> EaselApp:
-    """Open the database and build every part around the loaded engines.
+    """Open the database and build every part around the workers' engines (one per worker).
 
-    ``queue_engines`` lets a test wrap the engines the scheduler runs (to pause or fail
-    them); the use cases always build requests with ``engines[0]``.
+    ``engines`` are normally :class:`ModelPool` objects; a test may wrap them (to pause or
+    fail them) and pass ``rebuildable=False``, since a wrapper cannot be rebuilt as itself.
     """
+    catalog = ModelCatalog.from_config(config)
+    requests = RequestBuilder(catalog, config.generation, config.input_images)
     database = await open_database(config)
     stores = Stores(
         SqliteJobStore(database),
@@ -147,7 +182,7 @@ async def build_app(
         OutboxStore(database),
         ModerationStore(database),
     )
-    scheduler = _scheduler(config, engines, queue_engines, stores.jobs)
+    scheduler = _scheduler(config, catalog, requests, engines, stores.jobs, rebuildable=rebuildable)
     bot = EaselBot(guild_ids=config.discord.guild_ids, heartbeat_path=config.heartbeat_path)
     if classifier is None and config.moderation.image_check:
         classifier = NudeNetClassifier(config.moderation.safety_threshold)
@@ -163,7 +198,7 @@ async def build_app(
     in_flight = InFlight()
     actions = JobActions(
         ActionServices(
-            engine=engines[0],
+            requests=requests,
             scheduler=scheduler,
             jobs=stores.jobs,
             deliveries=stores.deliveries,
@@ -181,34 +216,39 @@ async def build_app(
     app = EaselApp(
         config, database, stores, scheduler, gate, outbox, delivery, actions, in_flight, bot
     )
-    bot.install(_bot_parts(app, buttons, Maintenance(config, database, clock=clock)))
+    roster = ModelRoster(catalog, [e for e in engines if isinstance(e, ModelResidency)])
+    bot.install(_bot_parts(app, buttons, roster, Maintenance(config, database, clock=clock)))
     return app
 
 
 def _scheduler(
     config: BotConfig,
-    engines: Sequence[Engine],
-    queue_engines: Sequence[BatchEngine] | None,
+    catalog: ModelCatalog,
+    requests: RequestBuilder,
+    engines: Sequence[BatchEngine],
     jobs: SqliteJobStore,
+    *,
+    rebuildable: bool,
 ) -> JobScheduler:
     """Build the job scheduler: one worker per engine, reloading an engine the GPU broke."""
-    devices = config.queue.devices or (config.model.device,)
+    devices = worker_devices(config)
 
     def rebuild(index: int) -> BatchEngine:
-        return load_engine(config, devices[index])
+        return model_pool(config, catalog, devices[index % len(devices)])
 
     return JobScheduler(
-        list(queue_engines or engines),
+        list(engines),
         jobs,
         config.queue,
         output_dir=config.outputs_dir,
-        quantum=job_cost(engines[0].parse("a default job")),
-        # Wrapped engines (the tests') cannot be rebuilt as themselves: no reload for them.
-        rebuild_engine=None if queue_engines else rebuild,
+        quantum=job_cost(requests.parse("a default job")),
+        rebuild_engine=rebuild if rebuildable else None,
     )
 
 
-def _bot_parts(app: EaselApp, buttons: JobButtons, maintenance: Maintenance) -> BotParts:
+def _bot_parts(
+    app: EaselApp, buttons: JobButtons, roster: ModelRoster, maintenance: Maintenance
+) -> BotParts:
     """Choose the cogs and the start-up and background work the client runs."""
     role = app.config.discord.moderator_role
     stores, scheduler, delivery = app.stores, app.scheduler, app.delivery
@@ -222,8 +262,9 @@ def _bot_parts(app: EaselApp, buttons: JobButtons, maintenance: Maintenance) -> 
 
     return BotParts(
         cogs=[
-            ImagineCog(app.actions),
+            ImagineCog(app.actions, roster),
             GuideCog(stores.jobs, scheduler, moderator_role=role),
+            ModelsCog(roster),
             ModerationCog(admin, moderator_role=role),
         ],
         buttons=buttons,

@@ -51,10 +51,12 @@ async def run_checks(config_path: Path, token: str) -> list[CheckResult]:
     results = [CheckResult("config", True, f"{config_path} is valid")]
     results.append(await asyncio.to_thread(_check_data_dir, config))
     results.append(await _check_database(config))
-    engine, loaded = await asyncio.to_thread(_load_model, config)
-    results.append(loaded)
-    if engine is not None:
-        results.append(await asyncio.to_thread(_check_generation, engine))
+    for entry in config.model_entries:
+        engine, loaded = await asyncio.to_thread(_load_model, config, entry.label)
+        results.append(loaded)
+        if engine is not None:
+            results.append(await asyncio.to_thread(_check_generation, engine))
+        del engine  # one model in memory at a time, however many are configured
     results.append(await _check_token(token))
     return results
 
@@ -103,37 +105,39 @@ async def _check_database(config: BotConfig) -> CheckResult:
     return CheckResult("database", True, f"schema version {version}, {jobs} job(s) stored")
 
 
-def _load_model(config: BotConfig) -> tuple[Engine | None, CheckResult]:
-    """Load the model as the bot would."""
+def _load_model(config: BotConfig, name: str) -> tuple[Engine | None, CheckResult]:
+    """Load one configured model as the bot would."""
     try:
-        engine = load_engine(config, config.model.device)
+        engine = load_engine(config, name)
     except ModelLoadError as error:
         first, _, hint = str(error).partition("\n")
-        return None, CheckResult("model", False, first, hint or "check model.path in the config")
+        fix = hint or "check the model's path in the config"
+        return None, CheckResult(f"model {name}", False, first, fix)
     model = engine.model
     detail = (
-        f"{model.name} on {model.device} ({str(model.dtype).removeprefix('torch.')}), "
-        f"loaded in {model.load_seconds:.1f} s"
+        f"{model.family.label}, {model.name} on {model.device} "
+        f"({str(model.dtype).removeprefix('torch.')}), loaded in {model.load_seconds:.1f} s"
     )
-    return engine, CheckResult("model", True, detail)
+    return engine, CheckResult(f"model {name}", True, detail)
 
 
 def _check_generation(engine: Engine) -> CheckResult:
     """Draw one small image end to end."""
-    request = replace(engine.parse("a test image --seed 1"), num_images=1, steps=4)
+    request = replace(engine.parse("a test image --seed 1"), num_images=1)
+    request = replace(request, steps=min(request.steps, 4))
     started = time.perf_counter()
     try:
         result = engine.generate(request)
     except Exception as error:
         return CheckResult(
-            "generation",
+            f"draw {engine.name}",
             False,
             f"drawing a test image failed: {type(error).__name__}: {error}",
-            "see the log for the traceback; try model.dtype: float32 or a memory saver",
+            "see the log for the traceback; try dtype: float32 or a memory saver",
         )
     width, height = result.images[0].size
     return CheckResult(
-        "generation",
+        f"draw {engine.name}",
         True,
         f"drew a {width}×{height} test image in {time.perf_counter() - started:.1f} s",
     )

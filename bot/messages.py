@@ -15,6 +15,7 @@ from bot.job_context import JobContext, JobKind
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from bot.model_roster import ModelLine
     from pipeline.engine import Progress
     from pipeline.jobs import JobRecord
     from pipeline.request import GenerationRequest
@@ -56,6 +57,8 @@ def progress_text(job: JobRecord, progress: Progress | None) -> str:
     """Describe a job being drawn: percentage and time left."""
     if progress is None:
         return f"{headline(job)}\n🎨 Starting…"
+    if progress.loading_model is not None:
+        return f"{headline(job)}\n📦 Loading the model {progress.loading_model}…"
     eta = progress.eta
     left = f", about {max(1, round(eta))} s left" if eta is not None else ""
     return f"{headline(job)}\n🎨 Drawing — {round(progress.fraction * 100)}%{left}."
@@ -125,6 +128,8 @@ def parameters_line(request: GenerationRequest) -> str:
     seeds = request.seeds
     seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}–{seeds[-1]}"
     line = f"{seed_text} · {request.width}×{request.height} · {request.steps} steps"
+    if request.model:
+        line = f"{request.model} · {line}"
     line += f" · {request.sampler} · cfg {request.guidance:g}"
     if request.strength is not None:
         line += f" · strength {request.strength:g}"
@@ -139,6 +144,7 @@ def info_embed(job: JobRecord, delivery: str | None = None) -> discord.Embed:
         embed.add_field(
             name="Negative", value=shown_prompt(request.negative_prompt)[:1000], inline=False
         )
+    embed.add_field(name="Model", value=request.model or "the default model")
     embed.add_field(name="Seeds", value=" ".join(str(s) for s in request.seeds))
     embed.add_field(name="Size", value=f"{request.width}×{request.height}")
     embed.add_field(name="Steps", value=str(request.steps))
@@ -186,3 +192,14 @@ def delivery_troubles(troubles: Sequence[tuple[JobRecord, str]], *, show_owners:
         owner = f" — <@{job.owner}>" if show_owners else ""
         lines.append(f"• `{job.id}` {shown_prompt(job.request.prompt)[:60]}{owner} — {state}")
     return "\n" + "\n".join(lines)
+
+
+def models_listing(lines: Sequence[ModelLine]) -> str:
+    """List the configured models for /models, the default first marked."""
+    rows = ["**Models** — choose one with `--model NAME` or the `model` option of /imagine."]
+    for line in lines:
+        width, height = line.native_size
+        marks = [m for m, on in (("default", line.default), ("loaded", line.loaded)) if on]
+        state = f" — {', '.join(marks)}" if marks else " — loads on first use"
+        rows.append(f"• `{line.name}` {line.family}, {width}×{height}{state}")
+    return "\n".join(rows)

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 from pipeline.config import PipelineConfig, load_config
 from pipeline.errors import ConfigError, ModelLoadError, UserError
-from pipeline.request import SIZE_MULTIPLE
 
 if TYPE_CHECKING:
-    from pipeline.engine import Engine, GenerationResult, Progress
+    from pipeline.engine import GenerationResult, Progress
     from pipeline.request import GenerationRequest
+    from pipeline.request_builder import RequestBuilder
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m pipeline",
         description="Generate images with Easel's engine, without Discord.",
         epilog="Inline parameters: --ar W:H --seed N --no a,b --steps N --cfg X --strength X "
-        '--sampler NAME --tile, e.g. "a red fox in the snow --ar 16:9 --seed 7".',
+        '--sampler NAME --tile --model NAME, e.g. "a red fox in the snow --ar 16:9 --seed 7". '
+        "--model picks one of the config's models: entries (the default one otherwise).",
     )
     parser.add_argument("prompt", help="what to draw, with any inline --parameters")
     parser.add_argument(
@@ -60,9 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(arguments.config, PipelineConfig)
         from pipeline.engine import Engine  # noqa: PLC0415 - torch loads only when needed
+        from pipeline.models import ModelCatalog  # noqa: PLC0415
+        from pipeline.request_builder import RequestBuilder  # noqa: PLC0415
 
-        engine = Engine.from_config(config)
-        request = _build_request(engine, arguments)
+        requests = RequestBuilder(
+            ModelCatalog.from_config(config), config.generation, config.input_images
+        )
+        request = _build_request(requests, arguments)
+        engine = Engine.from_config(config, config.model_named(request.model))
         print(_describe(request))
         result = engine.generate(request, progress=_show_progress)
     except (ConfigError, UserError) as error:
@@ -80,27 +86,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _build_request(engine: Engine, arguments: argparse.Namespace) -> GenerationRequest:
-    """Turn the command line into the request to run."""
-    request = engine.parse(
+def _build_request(requests: RequestBuilder, arguments: argparse.Namespace) -> GenerationRequest:
+    """Turn the command line into the request to run, for the model it names."""
+    request = requests.parse(
         arguments.prompt, negative_prompt=arguments.negative, init_image=arguments.init
     )
     if not arguments.upscale:
         return request
     from pipeline.images import read_input_image  # noqa: PLC0415 - only for upscales
 
-    width, height = read_input_image(arguments.init, engine.input_limits).size
-    source = replace(
-        request,
-        width=width - width % SIZE_MULTIPLE,
-        height=height - height % SIZE_MULTIPLE,
-    )
-    return engine.upscale_request(source, arguments.init)
+    width, height = read_input_image(arguments.init, requests.input_limits).size
+    multiple = requests.profile_for(arguments.prompt).family.size_multiple
+    source = replace(request, width=width - width % multiple, height=height - height % multiple)
+    return requests.upscale_request(source, arguments.init)
 
 
 def _describe(request: GenerationRequest) -> str:
     """Summarise what is about to be drawn."""
-    what = f"{request.operation}: {request.num_images} × {request.width}×{request.height}"
+    what = (
+        f"{request.operation} on {request.model}: "
+        f"{request.num_images} × {request.width}×{request.height}"
+    )
     how = f"{request.steps} steps, {request.sampler}, guidance {request.guidance:g}"
     if request.strength is not None:
         how += f", strength {request.strength:g}"

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 import torch
 
 from pipeline.engine import GenerationResult
-from pipeline.errors import EngineLostError, GenerationCanceled, UserError
+from pipeline.errors import EngineLostError, GenerationCanceled, ModelUnavailableError, UserError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -134,24 +134,35 @@ def run_batch(
     except GenerationCanceled:
         return [Interrupted() for _ in requests]
     except Exception as error:
-        if is_out_of_memory(error):
-            logger.warning("out of memory on a batch of %d request(s); splitting", len(requests))
-            free_memory()
-            return _one_by_one(
-                requests, lambda request: _run_split(engine, request, cancel, reference)
-            )
-        if is_gpu_fault(error):
-            return [_broken(error, reference)] * len(requests)
-        if len(requests) > 1:
-            logger.warning("a batch failed (%s); running each job alone", error)
-            return _one_by_one(
-                requests,
-                lambda request: run_batch(
-                    engine, [request], progress=None, cancel=cancel, reference=reference
-                )[0],
-            )
-        return [_failure(error, reference)]
+        return _after_failure(engine, requests, error, cancel, reference)
     return [Succeeded(result) for result in results]
+
+
+def _after_failure(
+    engine: BatchEngine,
+    requests: Sequence[GenerationRequest],
+    error: Exception,
+    cancel: Callable[[], bool],
+    reference: str,
+) -> list[RequestOutcome]:
+    """Decide what a failed call means for each of its requests (see the module docstring)."""
+    if is_out_of_memory(error):
+        logger.warning("out of memory on a batch of %d request(s); splitting", len(requests))
+        free_memory()
+        return _one_by_one(requests, lambda request: _run_split(engine, request, cancel, reference))
+    if is_gpu_fault(error):
+        return [_broken(error, reference)] * len(requests)
+    if isinstance(error, ModelUnavailableError):
+        return [Failed(str(error))] * len(requests)  # one by one would load it again
+    if len(requests) > 1:
+        logger.warning("a batch failed (%s); running each job alone", error)
+        return _one_by_one(
+            requests,
+            lambda request: run_batch(
+                engine, [request], progress=None, cancel=cancel, reference=reference
+            )[0],
+        )
+    return [_failure(error, reference)]
 
 
 def _one_by_one(

@@ -11,7 +11,7 @@ import difflib
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, get_args
 
 import yaml
 from pydantic import (
@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from pipeline.errors import ConfigError
-from pipeline.samplers import SAMPLER_NAMES, resolve_sampler_name
+from pipeline.samplers import SAMPLER_NAMES, UNET_SAMPLERS, resolve_sampler_name
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -36,6 +36,7 @@ DATA_DIR_ENV = "EASEL_DATA_DIR"
 _LOCAL_CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,31}$")
 
 
 class Section(BaseModel):
@@ -121,6 +122,48 @@ class ModelSettings(Section):
         return "file" if self.path.lower().endswith(_LOCAL_CHECKPOINT_SUFFIXES) else "folder"
 
 
+class ModelEntry(ModelSettings):
+    """One configured model: where it is, how to place it, its name and its own defaults."""
+
+    name: str | None = None
+    default: bool = False
+    steps: int | None = Field(default=None, ge=1, le=500)
+    guidance: float | None = Field(default=None, ge=0.0, le=30.0)
+    sampler: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str | None) -> str | None:
+        if value is not None and not _MODEL_NAME.match(value):
+            raise ValueError(
+                "must be 1-32 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
+        return value
+
+    @field_validator("sampler")
+    @classmethod
+    def _check_sampler(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        name = resolve_sampler_name(value)
+        if name is None:
+            raise ValueError(f"unknown sampler {value!r}; choose one of {', '.join(SAMPLER_NAMES)}")
+        return name
+
+    @property
+    def label(self) -> str:
+        """Return the name users type: ``name``, else the folder's, file's or hub id's last part."""
+        return self.name or model_label(self.path)
+
+
+def model_label(path: str) -> str:
+    """Name a model after the last part of its path or hub id (``easel-tiny``, ``sd-turbo``)."""
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    stem = Path(last).stem if last.lower().endswith(_LOCAL_CHECKPOINT_SUFFIXES) else last
+    cleaned = re.sub(r"[^\w.-]", "-", stem).strip("-.") or "model"
+    return cleaned[:32]
+
+
 class GenerationSettings(Section):
     """Defaults and limits for what users may ask of the engine."""
 
@@ -142,8 +185,9 @@ class GenerationSettings(Section):
     @classmethod
     def _check_sampler(cls, value: str) -> str:
         name = resolve_sampler_name(value)
-        if name is None:
-            raise ValueError(f"unknown sampler {value!r}; choose one of {', '.join(SAMPLER_NAMES)}")
+        if name is None or name not in UNET_SAMPLERS:
+            names = ", ".join(UNET_SAMPLERS)
+            raise ValueError(f"unknown sampler {value!r} for SD/SDXL models; choose one of {names}")
         return name
 
     @model_validator(mode="after")
@@ -171,6 +215,7 @@ class QueueSettings(Section):
     job_timeout: float = Field(default=600.0, gt=0)
     shutdown_grace: float = Field(default=5.0, ge=0, le=600)
     max_attempts: int = Field(default=2, ge=1, le=10)
+    max_loaded_models: int = Field(default=2, ge=1, le=64)
 
     @field_validator("devices")
     @classmethod
@@ -189,7 +234,8 @@ class PipelineConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     data_dir: Path = Path("data")
-    model: ModelSettings
+    model: ModelEntry | None = None
+    models: tuple[ModelEntry, ...] = ()
     generation: GenerationSettings = GenerationSettings()
     input_images: InputImageSettings = InputImageSettings()
     queue: QueueSettings = QueueSettings()
@@ -199,6 +245,49 @@ class PipelineConfig(BaseModel):
     def _resolve_data_dir(cls, value: Path, info: ValidationInfo) -> Path:
         return (_base_dir(info) / value.expanduser()).resolve()
 
+    @model_validator(mode="after")
+    def _one_way_to_name_models(self) -> Self:
+        if (self.model is None) == (not self.models):
+            raise ValueError(
+                "give either model: (one model) or models: (a list of named models), not both"
+                if self.models
+                else "model: required but missing (or models:, a list of named models)"
+            )
+        if self.models:
+            unnamed = [str(i + 1) for i, entry in enumerate(self.models) if entry.name is None]
+            if unnamed:
+                raise ValueError(f"models: entry {', '.join(unnamed)} needs a name:")
+        names = [entry.label for entry in self.model_entries]
+        folded = [name.casefold() for name in names]  # --model ignores case
+        repeated = sorted({name for name in names if folded.count(name.casefold()) > 1})
+        if repeated:
+            raise ValueError(
+                f"models: two entries have the same name ({', '.join(repeated)}); "
+                "names are compared ignoring case"
+            )
+        if sum(entry.default for entry in self.model_entries) > 1:
+            raise ValueError("models: only one entry may say default: true")
+        return self
+
+    @property
+    def model_entries(self) -> tuple[ModelEntry, ...]:
+        """Return every configured model (``model:`` is a list of one)."""
+        return (self.model,) if self.model is not None else self.models
+
+    @property
+    def default_model(self) -> ModelEntry:
+        """Return the model a prompt uses when it names none: ``default: true``, else the first."""
+        entries = self.model_entries
+        return next((entry for entry in entries if entry.default), entries[0])
+
+    def model_named(self, name: str) -> ModelEntry:
+        """Return the configured model called ``name``."""
+        return next(entry for entry in self.model_entries if entry.label == name)
+
+    def cache_dir_for(self, entry: ModelSettings) -> Path:
+        """Return where hub downloads of a model are cached: in the data directory by default."""
+        return entry.cache_dir or self.data_dir / "models"
+
     @property
     def outputs_dir(self) -> Path:
         """Return where generated images are saved, one folder per job."""
@@ -206,8 +295,8 @@ class PipelineConfig(BaseModel):
 
     @property
     def model_cache_dir(self) -> Path:
-        """Return where downloaded hub models are cached: inside the data directory by default."""
-        return self.model.cache_dir or self.data_dir / "models"
+        """Return where the default model's hub downloads are cached."""
+        return self.cache_dir_for(self.default_model)
 
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
@@ -269,15 +358,28 @@ def _describe(detail: ErrorDetails, schema: type[BaseModel]) -> str:
     return f"{key}: {message}"
 
 
+def _section_type(annotation: object) -> type[BaseModel] | None:
+    """Return the section class inside ``X``, ``X | None`` or ``tuple[X, ...]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        found = _section_type(argument)
+        if found is not None:
+            return found
+    return None
+
+
 def _suggestion(location: tuple[int | str, ...], schema: type[BaseModel]) -> str:
     """Suggest the known key closest to a misspelt one, or list the known keys."""
     model: type[BaseModel] = schema
     for part in location[:-1]:
+        if isinstance(part, int):
+            continue  # an index into a list of sections
         field = model.model_fields.get(str(part))
-        annotation = field.annotation if field else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        section = _section_type(field.annotation if field else None)
+        if section is None:
             return ""
-        model = annotation
+        model = section
     known = list(model.model_fields)
     close = difflib.get_close_matches(str(location[-1]), known, n=1)
     return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"

@@ -14,17 +14,19 @@ from __future__ import annotations
 import math
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from pipeline.embeddings import PromptEncoder
-from pipeline.errors import GenerationCanceled, ParameterError
-from pipeline.images import make_grid, read_input_image
+from pipeline.batching import batch_key, check_batch, split_per_request
+from pipeline.config import model_label
+from pipeline.errors import GenerationCanceled
+from pipeline.images import read_input_image
 from pipeline.loading import LoadedModel, load_model
-from pipeline.preview import LatentPreviewer
-from pipeline.request import GenerationRequest, parse_request, random_seed, size_for_aspect
+from pipeline.models import ModelCatalog, ModelProfile, profile_of
+from pipeline.request_builder import RequestBuilder, VariationStrength
+from pipeline.results import GenerationResult, Progress
 from pipeline.samplers import build_scheduler
 from pipeline.tiling import seamless_tiling
 
@@ -34,81 +36,57 @@ if TYPE_CHECKING:
 
     from PIL import Image
 
-    from pipeline.config import GenerationSettings, InputImageSettings, PipelineConfig
+    from pipeline.config import GenerationSettings, InputImageSettings, ModelEntry, PipelineConfig
+    from pipeline.families.base import Embeddings
+    from pipeline.request import GenerationRequest
 
-VariationStrength = Literal["subtle", "strong"]
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where a running generation is: step k of n, time so far, and optional previews."""
-
-    step: int
-    total_steps: int
-    elapsed: float
-    previews: tuple[Image.Image, ...] = ()
-
-    @property
-    def fraction(self) -> float:
-        """Return the share of steps done, from 0 to 1."""
-        return self.step / self.total_steps if self.total_steps else 1.0
-
-    @property
-    def eta(self) -> float | None:
-        """Estimate the seconds left from the pace so far, or None before the first step."""
-        if self.step == 0:
-            return None
-        return self.elapsed / self.step * (self.total_steps - self.step)
-
-
-@dataclass(frozen=True)
-class GenerationResult:
-    """A request's images, in seed order, and how long the call took."""
-
-    request: GenerationRequest
-    images: list[Image.Image]
-    duration: float
-    flagged: tuple[bool, ...] = field(default=())
-
-    @property
-    def seeds(self) -> list[int]:
-        """Return the seed of each image, in order."""
-        return self.request.seeds
-
-    def grid(self) -> Image.Image:
-        """Compose the images into the 2×2 grid users see."""
-        return make_grid(self.images)
+__all__ = ["Engine", "GenerationResult", "Progress", "VariationStrength", "batch_key"]
 
 
 class Engine:
-    """Run generation requests on one loaded model."""
+    """Run generation requests on one loaded model, of any family."""
 
     def __init__(
         self,
         model: LoadedModel,
         settings: GenerationSettings,
         input_limits: InputImageSettings,
+        *,
+        profile: ModelProfile | None = None,
     ) -> None:
+        """Wrap ``model``; ``profile`` names it and holds its defaults (else read from it)."""
         self.model = model
         self.settings = settings
         self.input_limits = input_limits
+        self.profile = profile or profile_of(model_label(model.name), model.traits, None, settings)
+        self.requests = RequestBuilder(
+            ModelCatalog([self.profile], self.profile.name), settings, input_limits
+        )
         pipe = model.txt2img
-        self._encoder = PromptEncoder(pipe.tokenizer, pipe.text_encoder, model.execution_device)
-        self._previewer = LatentPreviewer(pipe.vae, model.execution_device, pipe.vae_scale_factor)
+        self._family = model.family
+        self._encoder = model.family.encoder(pipe, model.execution_device)
+        self._previewer = model.family.previewer(pipe, model.execution_device)
         self._scheduler_config = pipe.scheduler.config
 
     @classmethod
-    def from_config(cls, config: PipelineConfig) -> Engine:
-        """Load the configured model and build an engine around it."""
-        model = load_model(config.model, config.model_cache_dir)
-        return cls(model, config.generation, config.input_images)
+    def from_config(cls, config: PipelineConfig, entry: ModelEntry | None = None) -> Engine:
+        """Load a configured model (the default one unless ``entry`` says) into an engine."""
+        entry = entry or config.default_model
+        model = load_model(entry, config.cache_dir_for(entry))
+        profile = profile_of(entry.label, model.traits, entry, config.generation)
+        return cls(model, config.generation, config.input_images, profile=profile)
+
+    @property
+    def name(self) -> str:
+        """Return the model's configured name."""
+        return self.profile.name
 
     @property
     def native_size(self) -> tuple[int, int]:
         """Return the model's native (width, height); ``--ar`` sizes keep its pixel count."""
         return self.model.native_size
 
-    # Building requests ---------------------------------------------------------------------
+    # Building requests (see RequestBuilder) ------------------------------------------------
 
     def parse(
         self,
@@ -118,16 +96,9 @@ class Engine:
         init_image: Path | None = None,
         seed: int | None = None,
     ) -> GenerationRequest:
-        """Parse a prompt with inline parameters into a request, checking any image prompt."""
-        init_size = read_input_image(init_image, self.input_limits).size if init_image else None
-        return parse_request(
-            text,
-            settings=self.settings,
-            native_size=self.native_size,
-            negative_prompt=negative_prompt,
-            init_image=init_image,
-            init_size=init_size,
-            seed_source=random_seed if seed is None else (lambda: seed),
+        """Parse a prompt with inline parameters into a request for this model."""
+        return self.requests.parse(
+            text, negative_prompt=negative_prompt, init_image=init_image, seed=seed
         )
 
     def variation_request(
@@ -138,56 +109,20 @@ class Engine:
         strength: VariationStrength | float = "subtle",
         seed: int | None = None,
     ) -> GenerationRequest:
-        """Describe four variations of one image: img2img from it with the source's prompt."""
-        if isinstance(strength, str):
-            amount = (
-                self.settings.variation_subtle
-                if strength == "subtle"
-                else self.settings.variation_strong
-            )
-        else:
-            amount = strength
-        width, height = (source.width, source.height)
-        if source.operation == "upscale":
-            native = self.native_size
-            width, height = size_for_aspect(width / height, native[0] * native[1])
-        return replace(
-            source,
-            width=width,
-            height=height,
-            seed=random_seed() if seed is None else seed,
-            num_images=4,
-            init_image=image,
-            strength=amount,
-            operation="variation",
-        )
+        """Describe four variations of one image."""
+        return self.requests.variation_request(source, image, strength=strength, seed=seed)
 
     def upscale_request(
         self, source: GenerationRequest, image: Path, *, seed: int | None = None
     ) -> GenerationRequest:
-        """Describe a 2× upscale of one image: Lanczos, then a light img2img refinement."""
-        width, height = source.width * 2, source.height * 2
-        if width * height > self.settings.max_pixels:
-            raise ParameterError(
-                f"This image is already {source.width}×{source.height}; upscaling it to "
-                f"{width}×{height} would exceed this server's limit of "
-                f"{self.settings.max_pixels / 1e6:.1f} megapixels."
-            )
-        return replace(
-            source,
-            width=width,
-            height=height,
-            seed=source.seed if seed is None else seed,
-            num_images=1,
-            init_image=image,
-            strength=self.settings.upscale_strength,
-            operation="upscale",
-        )
+        """Describe a 2× upscale of one image."""
+        return self.requests.upscale_request(source, image, seed=seed)
 
-    @staticmethod
-    def reroll_request(source: GenerationRequest, *, seed: int | None = None) -> GenerationRequest:
+    def reroll_request(
+        self, source: GenerationRequest, *, seed: int | None = None
+    ) -> GenerationRequest:
         """Describe the same request again with a new seed."""
-        return source.with_seed(random_seed() if seed is None else seed)
+        return self.requests.reroll_request(source, seed=seed)
 
     # Operations ----------------------------------------------------------------------------
 
@@ -239,6 +174,9 @@ class Engine:
         started = time.perf_counter()
         if cancel is not None and cancel():
             raise GenerationCanceled
+        groups = self._length_groups(requests)
+        if len(groups) > 1:
+            return self._generate_groups(requests, groups, progress, cancel, started)
 
         # 2. Encode prompts, each distinct text once
         positive, negative = self._encode(requests)
@@ -248,9 +186,7 @@ class Engine:
 
         # 4. Prepare the pipeline call
         arguments: dict[str, Any] = {
-            "prompt_embeds": positive,
-            "negative_prompt_embeds": negative,
-            "guidance_scale": first.guidance,
+            **self._family.call_arguments(positive, negative, first.guidance),
             "generator": generators,
             "num_inference_steps": first.steps,
             "output_type": "pil",
@@ -268,25 +204,93 @@ class Engine:
                 # At least one denoising step must remain after img2img skips the early ones.
                 num_inference_steps=max(first.steps, math.ceil(1 / strength)),
             )
+            if self._family.img2img_needs_size:
+                arguments.update(height=first.height, width=first.width)
         pipe.scheduler = build_scheduler(first.sampler, self._scheduler_config)
 
         # 5. Denoise and decode
-        modules = [pipe.unet, pipe.vae]
+        modules = [self._family.denoiser(pipe), pipe.vae]
         with seamless_tiling(modules, enabled=first.tile), self._vae_tiling(first):
             output = pipe(**arguments)
 
         # 6. Split the images back per request
-        return _split_per_request(requests, output, time.perf_counter() - started)
+        return split_per_request(requests, output, time.perf_counter() - started)
 
-    def _encode(self, requests: Sequence[GenerationRequest]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return positive and negative embeddings, one row per image, padded to one length."""
+    def _length_groups(self, requests: Sequence[GenerationRequest]) -> list[list[int]]:
+        """Group the requests (by index) by how many token states their prompts encode to.
+
+        A prompt padded to a longer prompt's length draws differently (the denoiser attends to
+        the padding), so requests whose prompts encode to different lengths alone, such as one
+        beyond 77 CLIP tokens and a short one, must not share a pipeline call.
+        """
+        if len(requests) == 1:
+            return [[0]]
+        lengths: dict[str, int] = {}
+        groups: dict[int, list[int]] = {}
+        for index, request in enumerate(requests):
+            texts = [request.prompt]
+            if self._family.negative_prompts:
+                texts.append(request.negative_prompt)
+            for text in texts:
+                if text not in lengths:
+                    lengths[text] = int(self._encoder.encode([text]).tokens.shape[1])
+            groups.setdefault(max(lengths[text] for text in texts), []).append(index)
+        return list(groups.values())
+
+    def _generate_groups(
+        self,
+        requests: Sequence[GenerationRequest],
+        groups: list[list[int]],
+        progress: Callable[[Progress], None] | None,
+        cancel: Callable[[], bool] | None,
+        started: float,
+    ) -> list[GenerationResult]:
+        """Run each group of equal prompt lengths in its own call, one after the other.
+
+        Progress counts the steps of every call together. Previews are left out: each call
+        previews only its own images, which would not line up with the batch's requests.
+        """
+        results: dict[int, GenerationResult] = {}
+        for part, indices in enumerate(groups):
+
+            def report(event: Progress, part: int = part) -> None:
+                assert progress is not None
+                total = event.total_steps
+                progress(
+                    replace(
+                        event,
+                        step=part * total + event.step,
+                        total_steps=len(groups) * total,
+                        elapsed=time.perf_counter() - started,
+                        previews=(),
+                    )
+                )
+
+            done = self.generate_batch(
+                [requests[index] for index in indices],
+                progress=None if progress is None else report,
+                cancel=cancel,
+            )
+            results.update(zip(indices, done, strict=True))
+        duration = time.perf_counter() - started
+        return [replace(results[index], duration=duration) for index in range(len(requests))]
+
+    def _encode(self, requests: Sequence[GenerationRequest]) -> tuple[Embeddings, Embeddings]:
+        """Return positive and negative embeddings, one row per image, padded to one length.
+
+        A family without negative prompts gets the positive ones back in their place.
+        """
         positives = [r.prompt for r in requests for _ in range(r.num_images)]
-        negatives = [r.negative_prompt for r in requests for _ in range(r.num_images)]
+        negatives = (
+            [r.negative_prompt for r in requests for _ in range(r.num_images)]
+            if self._family.negative_prompts
+            else []
+        )
         distinct = list(dict.fromkeys(positives + negatives))
         encoded = self._encoder.encode(distinct).to(self.model.dtype)
         row = {text: index for index, text in enumerate(distinct)}
-        positive = encoded[[row[text] for text in positives]]
-        negative = encoded[[row[text] for text in negatives]]
+        positive = encoded.rows([row[text] for text in positives])
+        negative = encoded.rows([row[text] for text in negatives]) if negatives else positive
         return positive, negative
 
     def _init_images(self, requests: Sequence[GenerationRequest]) -> list[Image.Image]:
@@ -339,42 +343,3 @@ class Engine:
             yield
         finally:
             vae.disable_tiling()
-
-
-def _split_per_request(
-    requests: Sequence[GenerationRequest], output: Any, duration: float
-) -> list[GenerationResult]:
-    """Give each request its images from one pipeline output, and the safety checker's flags."""
-    flags = output.nsfw_content_detected or [False] * len(output.images)
-    results: list[GenerationResult] = []
-    offset = 0
-    for request in requests:
-        images = output.images[offset : offset + request.num_images]
-        flagged = tuple(bool(f) for f in flags[offset : offset + request.num_images])
-        results.append(GenerationResult(request, list(images), duration, flagged))
-        offset += request.num_images
-    return results
-
-
-def batch_key(request: GenerationRequest) -> tuple[object, ...]:
-    """Return what requests must share to run in one pipeline call."""
-    return (
-        request.width,
-        request.height,
-        request.steps,
-        request.guidance,
-        request.sampler,
-        request.init_image is None,
-        request.strength,
-        request.tile,
-    )
-
-
-def check_batch(requests: Sequence[GenerationRequest]) -> GenerationRequest:
-    """Refuse an empty or mixed batch; return its first request, which speaks for all."""
-    if not requests:
-        raise ValueError("a batch needs at least one request")
-    keys = {batch_key(request) for request in requests}
-    if len(keys) > 1:
-        raise ValueError(f"requests differ in size, steps or sampler and cannot batch: {keys}")
-    return requests[0]

@@ -36,3 +36,7 @@ class ConfigError(Exception):
 
 class ModelLoadError(Exception):
     """The configured model could not be loaded; the message says why and how to fix it."""
+
+
+class ModelUnavailableError(UserError):
+    """A job's model could not be loaded when its turn came; the owner is told, not blamed."""

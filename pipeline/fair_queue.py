@@ -7,7 +7,9 @@ default jobs simply alternate: when A has 20 jobs waiting and B adds one, B star
 most one more of A's. Expensive jobs wait a few turns to pay for themselves.
 
 Batching never breaks that promise: a batch is filled first with the *first* job of other
-owners, and takes more of one owner's jobs only when nobody else is waiting.
+owners, and takes more of one owner's jobs only when nobody else is waiting. Nor does
+preferring jobs whose model is loaded: such a job may go ahead of an owner equally due, once,
+never further.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Hashable
+    from collections.abc import Callable, Hashable
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Waiting:
     cost: float
     images: int
     batch_key: Hashable
+    model: str = ""
 
 
 @dataclass
@@ -50,6 +53,7 @@ class FairQueue:
         self._lines: dict[str, _OwnerLine] = {}
         self._turns: deque[str] = deque()  # owners with waiting jobs, in visiting order
         self._visiting = False  # whether _turns[0] has already been credited this visit
+        self._passed_over: set[str] = set()  # owners a preferred job went ahead of, once
 
     def __len__(self) -> int:
         return sum(len(line.jobs) for line in self._lines.values())
@@ -77,11 +81,17 @@ class FairQueue:
         line = self._lines.get(owner)
         return len(line.jobs) if line else 0
 
-    def take_batch(self, max_images: int) -> list[Waiting]:
+    def take_batch(
+        self, max_images: int, prefer: Callable[[Waiting], bool] | None = None
+    ) -> list[Waiting]:
         """Remove and return the next job and the waiting jobs that can share its call.
 
         The lead job always comes back, even if it alone has more than ``max_images``.
+        ``prefer`` marks jobs that are cheaper to run now (their model is loaded): see
+        :meth:`_let_preferred_go_first`.
         """
+        if prefer is not None:
+            self._let_preferred_go_first(prefer)
         lead = self._next_lead()
         if lead is None:
             return []
@@ -108,6 +118,32 @@ class FairQueue:
                 batch.append(self._pop_head(lead.owner, charge=True))
         return batch
 
+    def _let_preferred_go_first(self, prefer: Callable[[Waiting], bool]) -> None:
+        """Among owners equally due this round, let one whose first job is preferred go first.
+
+        Only an owner at the start of its visit is passed over, by one whose first job fits
+        the credit it would get on its own visit, and only once before it runs: a preference
+        delays anyone by at most one batch, so no model's jobs can starve. That holds for the
+        owners between the two as well, who are passed over too.
+        """
+        if not self._turns or self._visiting:
+            return
+        head = self._turns[0]
+        if head in self._passed_over or prefer(self._lines[head].jobs[0]):
+            return
+        passed = [head]
+        for owner in list(self._turns)[1:]:
+            if owner in self._passed_over:
+                return  # passed once already: nobody goes ahead of it again before it runs
+            line = self._lines[owner]
+            first = line.jobs[0]
+            if prefer(first) and first.cost <= line.deficit + self._quantum:
+                self._turns.remove(owner)
+                self._turns.appendleft(owner)
+                self._passed_over.update(passed)
+                return
+            passed.append(owner)
+
     def projected_order(self) -> list[str]:
         """Return waiting job ids in the order they would start (batching aside)."""
         simulation = self._snapshot()
@@ -128,6 +164,7 @@ class FairQueue:
         }
         clone._turns = deque(self._turns)
         clone._visiting = self._visiting
+        clone._passed_over = set(self._passed_over)
         return clone
 
     def _next_lead(self) -> Waiting | None:
@@ -142,6 +179,7 @@ class FairQueue:
             if not self._visiting:
                 line.deficit += self._quantum
                 self._visiting = True
+                self._passed_over.discard(owner)
             if line.jobs[0].cost <= line.deficit:
                 return self._pop_head(owner, charge=True)
             self._end_visit()
@@ -179,6 +217,7 @@ class FairQueue:
 
     def _retire(self, owner: str) -> None:
         """Drop an owner with nothing waiting; unused credit is forfeited, as DRR does."""
+        self._passed_over.discard(owner)
         if self._turns and self._turns[0] == owner:
             self._visiting = False
         if owner in self._turns:

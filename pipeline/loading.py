@@ -1,7 +1,8 @@
-"""Load a Stable Diffusion model from a hub id, a diffusers folder or a single checkpoint file.
+"""Load a model of any supported family from a hub id, a diffusers folder or a single file.
 
-One set of weights serves both text-to-image and image-to-image: the img2img pipeline is made
-with ``from_pipe``, which shares every module instead of loading a second copy. Device, dtype,
+The family is read from the files first (:mod:`pipeline.families.detect`). One set of weights
+serves text-to-image, image-to-image and inpainting: the other pipelines are made with
+``from_pipe``, which shares every module instead of loading a second copy. Device, dtype,
 attention and the memory switches for small GPUs are applied here, once, at start-up.
 """
 
@@ -16,25 +17,34 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from pipeline.errors import ModelLoadError
+from pipeline.families import family_named
+from pipeline.families.detect import read_traits
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionPipeline
-
     from pipeline.config import ModelSettings
+    from pipeline.families.base import ModelFamily, ModelTraits
 
 logger = logging.getLogger(__name__)
 
+_EXAMPLE_CONFIGS = {
+    "sd": "stable-diffusion-v1-5/stable-diffusion-v1-5",
+    "sdxl": "stabilityai/stable-diffusion-xl-base-1.0",
+    "flux": "black-forest-labs/FLUX.1-schnell",
+}
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
 
 @dataclass
 class LoadedModel:
-    """The loaded pipelines and where they run; both pipelines share the same modules."""
+    """The loaded pipelines and where they run; all three share the same modules."""
 
-    txt2img: StableDiffusionPipeline
-    img2img: StableDiffusionImg2ImgPipeline
+    txt2img: Any
+    img2img: Any
+    inpaint: Any
+    family: ModelFamily
+    traits: ModelTraits
     device: torch.device
     dtype: torch.dtype
     name: str
@@ -42,11 +52,8 @@ class LoadedModel:
 
     @property
     def native_size(self) -> tuple[int, int]:
-        """Return the (width, height) the model was trained at, from its UNet and VAE."""
-        sample = self.txt2img.unet.config.sample_size
-        height, width = (sample, sample) if isinstance(sample, int) else sample
-        factor = self.txt2img.vae_scale_factor
-        return int(width * factor), int(height * factor)
+        """Return the (width, height) the model was trained at, from its own modules."""
+        return self.family.native_size(self.txt2img)
 
     @property
     def execution_device(self) -> torch.device:
@@ -108,26 +115,31 @@ def default_cpu_threads() -> int:
 
 
 def load_model(settings: ModelSettings, cache_dir: Path) -> LoadedModel:
-    """Load the configured model and apply every placement and speed setting."""
+    """Load the configured model of any supported family and apply every setting."""
     started = time.perf_counter()
     _quiet_library_output()
     torch.set_num_threads(settings.cpu_threads or default_cpu_threads())
+    traits = read_traits(settings, cache_dir)
+    family = family_named(traits.family)
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
-    txt2img = _load_txt2img(settings, dtype, cache_dir)
-
-    from diffusers import StableDiffusionImg2ImgPipeline  # noqa: PLC0415 - slow import
-
-    # from_pipe shares modules; without dtype it would recast them to float32.
-    img2img = StableDiffusionImg2ImgPipeline.from_pipe(txt2img, dtype=dtype)
-    for pipe in (txt2img, img2img):
+    try:
+        txt2img = family.load(settings, dtype, cache_dir)
+    except Exception as error:
+        raise ModelLoadError(_explain_load_failure(settings, family, error)) from error
+    family.check_loaded(txt2img, settings.path)
+    img2img, inpaint = family.derive(txt2img, dtype)
+    for pipe in (txt2img, img2img, inpaint):
         pipe.set_progress_bar_config(disable=True)
     _place(txt2img, settings, device)
-    _apply_speed_settings(txt2img, settings)
-    logger.info("loaded %s on %s as %s", settings.path, device, dtype)
+    _apply_speed_settings(txt2img, family, settings)
+    logger.info("loaded %s (%s) on %s as %s", settings.path, family.label, device, dtype)
     return LoadedModel(
         txt2img=txt2img,
         img2img=img2img,
+        inpaint=inpaint,
+        family=family,
+        traits=traits,
         device=device,
         dtype=dtype,
         name=settings.path,
@@ -135,56 +147,27 @@ def load_model(settings: ModelSettings, cache_dir: Path) -> LoadedModel:
     )
 
 
-def _load_txt2img(
-    settings: ModelSettings, dtype: torch.dtype, cache_dir: Path
-) -> StableDiffusionPipeline:
-    """Load the text-to-image pipeline from wherever ``model.path`` points."""
-    from diffusers import StableDiffusionPipeline  # noqa: PLC0415 - slow import
-
-    common: dict[str, Any] = {"dtype": dtype, "cache_dir": str(cache_dir)}
-    try:
-        if settings.source == "file":
-            pipe = StableDiffusionPipeline.from_single_file(
-                settings.path, config=settings.config, **common
-            )
-        else:
-            pipe = StableDiffusionPipeline.from_pretrained(
-                settings.path, local_files_only=settings.source == "folder", **common
-            )
-    except Exception as error:
-        raise ModelLoadError(_explain_load_failure(settings, error)) from error
-    if not isinstance(pipe, StableDiffusionPipeline):
-        raise ModelLoadError(
-            f"{settings.path} is a {type(pipe).__name__}; Easel runs Stable Diffusion 1.x and 2.x "
-            "models (and their fine-tunes)."
-        )
-    # Tokenizers saved without a limit report an enormous one; CLIP reads 77 tokens a chunk.
-    pipe.tokenizer.model_max_length = min(
-        pipe.tokenizer.model_max_length, pipe.text_encoder.config.max_position_embeddings
-    )
-    return pipe
-
-
-def _explain_load_failure(settings: ModelSettings, error: Exception) -> str:
+def _explain_load_failure(settings: ModelSettings, family: ModelFamily, error: Exception) -> str:
     """Say what failed to load and what the operator can change, in one message."""
     reason = f"{type(error).__name__}: {error}".splitlines()[0][:300]
     if settings.source == "file" and settings.config is None:
         hint = (
-            "A single-file checkpoint needs its architecture's config files: set model.config "
-            "to a diffusers folder or hub id of the same architecture (for SD 1.5: "
-            "stable-diffusion-v1-5/stable-diffusion-v1-5), or allow network access once."
+            "A single-file checkpoint needs its architecture's config files: set the model's "
+            f"config: key to a diffusers folder or hub id of the same architecture (this file is "
+            f"{family.label}; e.g. {_EXAMPLE_CONFIGS[family.name]}), or allow network access "
+            "once."
         )
     elif settings.source == "hub":
         hint = (
-            "model.path is not a local folder, so it was looked up as a Hugging Face hub id; "
-            "check the name and the network, or point model.path at a local folder."
+            "path is not a local folder, so it was looked up as a Hugging Face hub id; "
+            "check the name and the network, or point path at a local folder."
         )
     else:
-        hint = "Check that model.path holds a complete diffusers Stable Diffusion model."
+        hint = f"Check that path holds a complete diffusers {family.label} model."
     return f"could not load the model {settings.path}: {reason}\n{hint}"
 
 
-def _place(pipe: StableDiffusionPipeline, settings: ModelSettings, device: torch.device) -> None:
+def _place(pipe: Any, settings: ModelSettings, device: torch.device) -> None:
     """Move modules to the device, or install CPU offload hooks for GPUs short on memory."""
     if settings.cpu_offload == "none" or device.type == "cpu":
         pipe.to(device)
@@ -194,25 +177,19 @@ def _place(pipe: StableDiffusionPipeline, settings: ModelSettings, device: torch
         pipe.enable_sequential_cpu_offload(device=device)
 
 
-def _apply_speed_settings(pipe: StableDiffusionPipeline, settings: ModelSettings) -> None:
+def _apply_speed_settings(pipe: Any, family: ModelFamily, settings: ModelSettings) -> None:
     """Apply attention, memory-format, slicing, tiling and compile switches."""
-    from diffusers.models.attention_processor import (  # noqa: PLC0415 - slow import
-        AttnProcessor,
-        AttnProcessor2_0,
-    )
-
-    processor = AttnProcessor2_0() if settings.attention == "sdpa" else AttnProcessor()
-    pipe.unet.set_attn_processor(processor)
-    pipe.vae.set_attn_processor(processor)
+    denoiser: Any = family.denoiser(pipe)
+    family.apply_attention(pipe, settings.attention)
     if settings.channels_last:
-        pipe.unet.to(memory_format=torch.channels_last)
+        denoiser.to(memory_format=torch.channels_last)
         pipe.vae.to(memory_format=torch.channels_last)
     if settings.attention_slicing:
         pipe.enable_attention_slicing()
     if settings.vae_tiling:
         pipe.vae.enable_tiling()
     if settings.compile:
-        pipe.unet.compile(fullgraph=False, dynamic=True)
+        denoiser.compile(fullgraph=False, dynamic=True)
 
 
 def _quiet_library_output() -> None:

@@ -14,7 +14,12 @@ import torch
 from PIL import Image
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from diffusers import AutoencoderKL
+
+    # Turns a pipeline's step latents into (batch, channels, height, width) for a given size.
+    Unpack = Callable[[torch.Tensor, tuple[int, int]], torch.Tensor]
 
 _PATTERN_CELLS = 8
 
@@ -22,15 +27,26 @@ _PATTERN_CELLS = 8
 class LatentPreviewer:
     """Turn latents into small RGB previews with a per-model linear colour map."""
 
-    def __init__(self, vae: AutoencoderKL, device: torch.device, scale_factor: int) -> None:
+    def __init__(
+        self,
+        vae: AutoencoderKL,
+        device: torch.device,
+        scale_factor: int,
+        *,
+        unpack: Unpack | None = None,
+    ) -> None:
+        """Preview ``vae``'s latents; ``unpack`` reshapes packed latents (FLUX's 2×2 patches)."""
         self._vae = vae
         self._device = device
         self._scale_factor = scale_factor
+        self._unpack = unpack
         self._weights: torch.Tensor | None = None
 
     def images(self, latents: torch.Tensor, size: tuple[int, int]) -> list[Image.Image]:
         """Return one preview per latent in the batch, resized to ``size`` (width, height)."""
         weights = self._fit() if self._weights is None else self._weights
+        if self._unpack is not None:
+            latents = self._unpack(latents, size)
         batch = latents.detach().to("cpu", torch.float32)
         flat = batch.permute(0, 2, 3, 1)  # B, H, W, C
         ones = torch.ones(*flat.shape[:-1], 1)
@@ -49,7 +65,9 @@ class LatentPreviewer:
         encoded = self._vae.encode(
             (image * 2 - 1).to(self._device, vae_param.dtype)
         ).latent_dist.mean
-        latents = (encoded.float().cpu() * self._vae.config.scaling_factor).permute(0, 2, 3, 1)
+        shift = getattr(self._vae.config, "shift_factor", None) or 0.0
+        scaled = (encoded.float().cpu() - shift) * self._vae.config.scaling_factor
+        latents = scaled.permute(0, 2, 3, 1)
         target = torch.nn.functional.avg_pool2d(image, self._scale_factor).permute(0, 2, 3, 1)
         inputs = torch.cat([latents, torch.ones(*latents.shape[:-1], 1)], dim=-1)
         solution = torch.linalg.lstsq(inputs.reshape(-1, inputs.shape[-1]), target.reshape(-1, 3))

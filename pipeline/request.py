@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline.errors import ParameterError, PromptError
 from pipeline.prompt_syntax import parse_weighted_prompt
-from pipeline.samplers import SAMPLER_NAMES, resolve_sampler_name
+from pipeline.samplers import resolve_sampler_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from pipeline.config import GenerationSettings
+    from pipeline.models import ModelProfile
 
 Operation = Literal["txt2img", "img2img", "variation", "upscale"]
 
@@ -39,7 +40,7 @@ _WHOLE_NUMBER = re.compile(r"^\+?\d{1,20}$", re.ASCII)
 _DECIMAL = re.compile(r"^[+-]?(?:\d{1,20}(?:\.\d{0,20})?|\.\d{1,20})$", re.ASCII)
 _RATIO = re.compile(r"^(\d{1,6})\s*:\s*(\d{1,6})$", re.ASCII)
 _ALIASES = {"aspect": "ar", "guidance": "cfg", "negative": "no"}
-KNOWN_PARAMETERS = ("ar", "seed", "no", "steps", "cfg", "strength", "sampler", "tile")
+KNOWN_PARAMETERS = ("ar", "seed", "no", "steps", "cfg", "strength", "sampler", "tile", "model")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class GenerationRequest:
     strength: float | None = None
     tile: bool = False
     operation: Operation = "txt2img"
+    # The configured model's name; "" (jobs stored before models had names) is the default.
+    model: str = ""
 
     @property
     def seeds(self) -> list[int]:
@@ -125,13 +128,16 @@ def parse_request(
     text: str,
     *,
     settings: GenerationSettings,
-    native_size: tuple[int, int],
+    profile: ModelProfile,
     negative_prompt: str = "",
     init_image: Path | None = None,
     init_size: tuple[int, int] | None = None,
     seed_source: Callable[[], int] = random_seed,
 ) -> GenerationRequest:
-    """Build a request from a prompt with inline parameters, or raise a user-facing error."""
+    """Build a request for ``profile``'s model from a prompt, or raise a user-facing error.
+
+    ``--model`` is read by the caller, who chose ``profile`` by it.
+    """
     parsed = split_parameters(text)
     values = parsed.values
     prompt = _check_prompt(parsed.prompt, settings, "prompt")
@@ -142,13 +148,13 @@ def parse_request(
         raise ParameterError("--strength only applies to image prompts: attach an image to use it.")
     if values.get("tile"):
         raise ParameterError(f"--tile takes no value (got {values['tile']!r}).")
-    width, height = _size(values.get("ar"), settings, native_size, init_size)
-    seed = (
-        _whole_number(values["seed"], "seed", 0, SEED_LIMIT - 1)
-        if "seed" in values
-        else seed_source()
-    )
-    return GenerationRequest(
+    if "cfg" in values and not profile.accepts_guidance:
+        raise ParameterError(
+            f"--cfg has no effect on {profile.name}: its guidance is distilled into the model."
+        )
+    defaults = profile.defaults
+    width, height = _size(values.get("ar"), settings, profile, init_size)
+    request = GenerationRequest(
         prompt=prompt,
         negative_prompt=negative,
         width=width,
@@ -156,42 +162,56 @@ def parse_request(
         steps=(
             _whole_number(values["steps"], "steps", 1, settings.max_steps)
             if "steps" in values
-            else settings.steps
+            else defaults.steps
         ),
         guidance=_decimal(values["cfg"], "cfg", 0.0, 30.0)
         if "cfg" in values
-        else settings.guidance,
-        seed=seed,
-        sampler=_sampler(values["sampler"]) if "sampler" in values else settings.sampler,
+        else defaults.guidance,
+        seed=(
+            _whole_number(values["seed"], "seed", 0, SEED_LIMIT - 1)
+            if "seed" in values
+            else seed_source()
+        ),
+        sampler=_sampler(values["sampler"], profile) if "sampler" in values else defaults.sampler,
         init_image=init_image,
         strength=_strength(values.get("strength"), settings) if init_image is not None else None,
         tile="tile" in values,
         operation="img2img" if init_image is not None else "txt2img",
+        model=profile.name,
     )
+    profile.family.refuse_unsupported(request, profile.traits)
+    return request
 
 
-def size_for_aspect(ratio: float, native_pixels: int) -> tuple[int, int]:
-    """Return (width, height) with ``width / height ≈ ratio`` at about ``native_pixels``."""
+def size_for_aspect(
+    ratio: float, native_pixels: int, multiple: int = SIZE_MULTIPLE
+) -> tuple[int, int]:
+    """Return (width, height) with ``width / height ≈ ratio`` at about ``native_pixels``.
+
+    Sides are multiples of ``multiple``: 8 for UNet models, 16 for FLUX's 2×2 patches.
+    """
     height = math.sqrt(native_pixels / ratio)
     width = height * ratio
     # Grow both sides together when one would be too small, so the ratio survives.
     grow = max(1.0, MIN_SIDE / min(width, height))
-    return _round_side(width * grow), _round_side(height * grow)
+    return _round_side(width * grow, multiple), _round_side(height * grow, multiple)
 
 
-def _round_side(side: float) -> int:
-    """Round a side to the nearest multiple of 8 the model can work with."""
-    return max(MIN_SIDE, SIZE_MULTIPLE * round(side / SIZE_MULTIPLE))
+def _round_side(side: float, multiple: int) -> int:
+    """Round a side to the nearest multiple the model can work with."""
+    return max(MIN_SIDE, multiple * round(side / multiple))
 
 
 def _size(
     ratio_text: str | None,
     settings: GenerationSettings,
-    native_size: tuple[int, int],
+    profile: ModelProfile,
     init_size: tuple[int, int] | None,
 ) -> tuple[int, int]:
     """Resolve the output size: ``--ar``, else the image prompt's shape, else native."""
+    native_size = profile.native_size
     native_pixels = native_size[0] * native_size[1]
+    multiple = profile.family.size_multiple
     if ratio_text is not None:
         match = _RATIO.match(ratio_text)
         if not match or int(match.group(1)) == 0 or int(match.group(2)) == 0:
@@ -205,9 +225,9 @@ def _size(
             raise ParameterError(
                 f"--ar {ratio_text} is too extreme: use a ratio between 1:{limit} and {limit}:1."
             )
-        return size_for_aspect(ratio, native_pixels)
+        return size_for_aspect(ratio, native_pixels, multiple)
     if init_size is not None:
-        return size_for_aspect(init_size[0] / init_size[1], native_pixels)
+        return size_for_aspect(init_size[0] / init_size[1], native_pixels, multiple)
     return native_size
 
 
@@ -259,12 +279,12 @@ def _strength(text: str | None, settings: GenerationSettings) -> float:
     return settings.strength if text is None else _decimal(text, "strength", 0.05, 1.0)
 
 
-def _sampler(text: str) -> str:
-    """Resolve a sampler name or list the ones there are."""
+def _sampler(text: str, profile: ModelProfile) -> str:
+    """Resolve a sampler name or list the ones this model can use."""
     name = resolve_sampler_name(text)
     if name is None:
         raise ParameterError(
             f"--sampler {text!r:.40} is not a sampler here. "
-            f"Choose one of: {', '.join(SAMPLER_NAMES)}."
+            f"Choose one of: {', '.join(profile.family.samplers)}."
         )
     return name

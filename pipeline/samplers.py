@@ -35,8 +35,12 @@ SAMPLERS: dict[str, SamplerSpec] = {
     "UniPC": SamplerSpec("UniPCMultistepScheduler"),
     "DDIM": SamplerSpec("DDIMScheduler"),
     "LCM": SamplerSpec("LCMScheduler"),
+    # Flow-matching models (FLUX) sample along a straight path from noise to image.
+    "Flow Euler": SamplerSpec("FlowMatchEulerDiscreteScheduler"),
 }
 SAMPLER_NAMES: tuple[str, ...] = tuple(SAMPLERS)
+FLOW_SAMPLERS: tuple[str, ...] = ("Flow Euler",)
+UNET_SAMPLERS: tuple[str, ...] = tuple(name for name in SAMPLERS if name not in FLOW_SAMPLERS)
 
 # Ancestral and SDE samplers draw fresh noise every step, so their results depend on the
 # per-image generators as well as on the starting latents.
@@ -51,6 +55,7 @@ def _squash(name: str) -> str:
 _BY_SQUASHED = {_squash(name): name for name in SAMPLERS}
 _BY_SQUASHED.update({"eulerancestral": "Euler a", "dpmpp2m": "DPM++ 2M"})
 _BY_SQUASHED.update({"dpmpp2mkarras": "DPM++ 2M Karras", "dpmppsdekarras": "DPM++ SDE Karras"})
+_BY_SQUASHED.update({"flowmatcheuler": "Flow Euler", "flowmatch": "Flow Euler"})
 
 
 def resolve_sampler_name(name: str) -> str | None:

@@ -251,6 +251,7 @@ class JobScheduler:
                 cost=job_cost(request),
                 images=request.num_images,
                 batch_key=batch_key(request),
+                model=request.model,
             )
         )
         self._work.set()
@@ -320,7 +321,9 @@ class JobScheduler:
                 # Let submissions arriving together meet in one batch.
                 await asyncio.sleep(self._settings.gather_ms / 1000)
                 continue
-            waiting = self._fair.take_batch(self._settings.max_batch_images)
+            waiting = self._fair.take_batch(
+                self._settings.max_batch_images, prefer=self._engine_workers[index].prefers
+            )
             jobs = [self._jobs[w.job_id] for w in waiting if w.job_id in self._jobs]
             if not jobs:
                 continue

@@ -30,6 +30,7 @@ from pipeline.batch_runner import (
 from pipeline.errors import EngineLostError
 from pipeline.images import remove_outputs, save_outputs
 from pipeline.jobs import JobEvent, JobRecord, JobResult, job_cost
+from pipeline.model_pool import ModelResidency
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
     from pipeline.batch_runner import BatchEngine
     from pipeline.engine import GenerationResult, Progress
+    from pipeline.fair_queue import Waiting
     from pipeline.handles import JobHandle
     from pipeline.jobs import JobStatus, JobStore
     from pipeline.pace import PaceEstimator
@@ -168,6 +170,11 @@ class EngineWorker:
         self._executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix=f"easel-engine-{index}"
         )
+
+    def prefers(self, waiting: Waiting) -> bool:
+        """Tell whether a waiting job's model is loaded here, so it starts sooner."""
+        engine = self._engine
+        return isinstance(engine, ModelResidency) and engine.has_loaded(waiting.model)
 
     def close(self) -> None:
         """Stop the thread once its current call returns."""

@@ -79,8 +79,8 @@ def prompt_sets(seen_count: int) -> dict[str, list[Scene]]:
 def engine_drawer(model: Path, config_path: Path, overrides: list[str]) -> Drawer:
     """Draw through Easel's engine with the config file's generation defaults."""
     config = load_config(config_path, PipelineConfig, environ={})
-    settings = config.model.model_copy(update={"path": str(model.resolve()), "device": "cpu"})
-    engine = Engine.from_config(config.model_copy(update={"model": settings}))
+    entry = config.default_model.model_copy(update={"path": str(model.resolve()), "device": "cpu"})
+    engine = Engine.from_config(config, entry)
     suffix = " ".join(overrides)
 
     def draw(prompt: str, seed: int) -> list[Image.Image]:

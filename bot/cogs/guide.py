@@ -13,7 +13,7 @@ from discord.ext import commands
 
 from bot.job_context import entries_in_guild
 from bot.permissions import is_moderator
-from pipeline.samplers import SAMPLER_NAMES
+from pipeline.samplers import FLOW_SAMPLERS, UNET_SAMPLERS
 
 if TYPE_CHECKING:
     from bot.store.jobs import SqliteJobStore
@@ -22,9 +22,11 @@ if TYPE_CHECKING:
 GUIDE = f"""**/imagine** `prompt` — draws four images. Add parameters after the prompt:
 • `--ar 16:9` aspect ratio · `--seed 7` repeat a result · `--no text, people` keep things out
 • `--steps 30` more detail (slower) · `--cfg 7` follow the prompt more (or less) literally
-• `--sampler NAME` one of {", ".join(SAMPLER_NAMES)}
+• `--sampler NAME` one of {", ".join(UNET_SAMPLERS)} (FLUX models: {", ".join(FLOW_SAMPLERS)})
 • `--tile` a seamless texture · with an attached image: `--strength 0.5` (0 keeps it, 1 ignores it)
+• `--model NAME` (or the `model` option) draws with another of this server's models: see **/models**
 • weights: `(word:1.3)` `(word)` `[word]`, and `cat:: dog::2` to blend ideas
+FLUX models take no `--no` or negative prompt, nor `--tile`; FLUX schnell takes no `--cfg`.
 
 **Buttons** under a grid: **U1–U4** upscale that image 2× · **V1–V4** four variations of it ·
 🔄 the same prompt with a new seed · 🗑️ delete (yours, or any for moderators).
@@ -32,7 +34,8 @@ Under an upscale: **Vary (Subtle)**, **Vary (Strong)**.
 Anyone may press them; the new job is theirs.
 
 **/info** `job` — every parameter and seed of a result (its id is under the image).
-**/queue** — your jobs waiting or running, with cancel buttons."""
+**/queue** — your jobs waiting or running, with cancel buttons.
+**/models** — the models you can draw with, their sizes, and which are loaded."""
 
 
 class GuideCog(commands.Cog):

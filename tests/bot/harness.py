@@ -6,9 +6,10 @@ import asyncio
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from bot.app import build_app
+from bot.app import build_app, model_pool
 from bot.config import BotConfig
 from pipeline.engine import Engine
+from pipeline.models import ModelCatalog, profile_of
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,11 +18,28 @@ if TYPE_CHECKING:
     from bot.app import EaselApp
     from bot.moderation.image_safety import SafetyClassifier
     from pipeline.batch_runner import BatchEngine
+    from pipeline.model_pool import ModelPool
     from tests.fakediscord.emulator import DiscordEmulator
     from tests.fakediscord.models import MessageRecord
 
 
-def bot_config(data_dir: Path, model_dir: Path, **sections: dict[str, Any]) -> BotConfig:
+def shared_pool(engine: Engine, config: BotConfig) -> ModelPool:
+    """Return a worker's pool holding the session's loaded engine as the default model.
+
+    The other configured models load from the config on first use, as in production.
+    """
+    catalog = ModelCatalog.from_config(config)
+    pool = model_pool(config, catalog, None)
+    entry = config.default_model
+    profile = profile_of(entry.label, engine.model.traits, entry, config.generation)
+    pool.adopt(
+        entry.label,
+        Engine(engine.model, config.generation, config.input_images, profile=profile),
+    )
+    return pool
+
+
+def bot_config(data_dir: Path, model_dir: Path, **sections: Any) -> BotConfig:
     """Return a config for tests: the given model on the CPU, fast defaults."""
     values: dict[str, Any] = {
         "data_dir": str(data_dir),
@@ -32,8 +50,10 @@ def bot_config(data_dir: Path, model_dir: Path, **sections: dict[str, Any]) -> B
         # The classifier has its own tests; most bot tests need not pay for it on every grid.
         "moderation": {"image_check": False},
     }
+    if "models" in sections:  # a list of models replaces the one-model shortcut
+        del values["model"]
     for name, section in sections.items():
-        values[name] = {**values.get(name, {}), **section}
+        values[name] = {**values.get(name, {}), **section} if isinstance(section, dict) else section
     return BotConfig.model_validate(values)
 
 
@@ -52,11 +72,10 @@ async def running_easel(
     The bot's engine shares the loaded model but takes its settings from ``config``, as in
     production where both come from one file.
     """
-    engine = Engine(engine.model, config.generation, config.input_images)
     app = await build_app(
         config,
-        [engine],
-        queue_engines=[queue_engine] if queue_engine is not None else None,
+        [queue_engine] if queue_engine is not None else [shared_pool(engine, config)],
+        rebuildable=queue_engine is None,
         clock=lambda: emulator.clock.wall().timestamp(),
         classifier=classifier,
     )

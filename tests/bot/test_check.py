@@ -29,7 +29,7 @@ async def test_a_healthy_setup_passes_without_a_token(
     """Pass every check, skip the token, and connect to nothing."""
     code, output = await check(emulator, tmp_path, tiny_model_dir, token=None)
     assert code == 0
-    for name in ("config", "data dir", "database", "model", "generation"):
+    for name in ("config", "data dir", "database", "model tiny-sd", "draw tiny-sd"):
         assert f"✔ {name}" in output
     assert "– token" in output
     assert not emulator.identifies

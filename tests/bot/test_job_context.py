@@ -10,6 +10,7 @@ from bot.moderation.ratelimit import RateCharge, RateLimit
 from pipeline.config import GenerationSettings
 from pipeline.jobs import JobRecord
 from pipeline.request import parse_request
+from tests.request_fixtures import sd_profile
 
 # Larger than JSON's safe integers (2**53), as Discord's snowflakes are.
 GUILD = 1_111_111_111_111_111_111
@@ -143,7 +144,10 @@ def test_ids_stored_as_numbers_read_back() -> None:
 def test_of_reads_the_context_of_a_job() -> None:
     """Read the context stored with a job record."""
     request = parse_request(
-        "a fox", settings=GenerationSettings(), native_size=(512, 512), seed_source=lambda: 1
+        "a fox",
+        settings=GenerationSettings(),
+        profile=sd_profile((512, 512)),
+        seed_source=lambda: 1,
     )
     job = JobRecord(id="j1", owner="42", request=request, context=full_context().to_stored())
     assert JobContext.of(job) == full_context()

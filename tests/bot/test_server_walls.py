@@ -97,6 +97,7 @@ async def test_no_command_in_one_server_shows_or_changes_another_servers_jobs(
             "info": {"job": walls.done_id},
             "queue": {},
             "help": {},
+            "models": {},
             "stats": {},
             "filter add": {"pattern": "alice"},
             "filter remove": {"number": 99},

@@ -20,6 +20,7 @@ from pipeline.batch_runner import (
     is_gpu_fault,
     run_batch,
 )
+from pipeline.errors import ModelUnavailableError
 from tests.pipeline.faulty_engine import FaultyEngine
 
 if TYPE_CHECKING:
@@ -266,3 +267,26 @@ def test_a_cuda_error_while_isolating_keeps_the_jobs_already_drawn(faulty: Fault
 def test_gpu_faults_are_told_from_other_errors(error: Exception, expected: bool) -> None:
     """Call CUDA errors GPU faults, but not out-of-memory or an error of the request."""
     assert is_gpu_fault(error) is expected
+
+
+class _ModelNeverLoads:
+    """An engine whose model cannot be loaded: every call says so, and is counted."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def generate_batch(
+        self, requests: Sequence[GenerationRequest], **_options: Any
+    ) -> list[GenerationResult]:
+        """Fail as a model pool does when the job's model cannot be loaded."""
+        self.calls += 1
+        raise ModelUnavailableError("the model big could not be loaded")
+
+
+def test_an_unloadable_model_fails_the_batch_at_once(tiny_engine: Engine) -> None:
+    """Fail every job of a batch whose model cannot load, without loading it job by job."""
+    engine = _ModelNeverLoads()
+    requests = [small(tiny_engine, "a red circle", seed=seed) for seed in (1, 2, 3)]
+    outcomes = run(engine, requests)
+    assert outcomes == [Failed("the model big could not be loaded")] * 3
+    assert engine.calls == 1

@@ -6,16 +6,28 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from pipeline.embeddings import PromptEncoder
+from pipeline.families.sd import ClipEncoder
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pipeline.engine import Engine
 
 
-def encoder(engine: Engine) -> PromptEncoder:
+class _TokenStates:
+    """The SD family's encoder, giving back only the token states these tests compare."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._encoder = ClipEncoder(engine.model.txt2img, torch.device("cpu"))
+
+    def encode(self, prompts: Sequence[str]) -> torch.Tensor:
+        """Return one row of token states per prompt."""
+        return self._encoder.encode(prompts).tokens
+
+
+def encoder(engine: Engine) -> _TokenStates:
     """Build an encoder on the engine's tokenizer and text encoder."""
-    pipe = engine.model.txt2img
-    return PromptEncoder(pipe.tokenizer, pipe.text_encoder, torch.device("cpu"))
+    return _TokenStates(engine)
 
 
 def test_plain_prompt_is_one_chunk_of_77_tokens(tiny_engine: Engine) -> None:

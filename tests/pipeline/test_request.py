@@ -8,17 +8,20 @@ import pytest
 
 from pipeline.config import GenerationSettings
 from pipeline.errors import ParameterError, PromptError
+from pipeline.families.base import ModelTraits
+from pipeline.models import profile_of
 from pipeline.request import GenerationRequest, parse_request, size_for_aspect
 
 SETTINGS = GenerationSettings(steps=25, max_steps=60, guidance=7.0, sampler="Euler a")
 NATIVE = (512, 512)
+PROFILE = profile_of("sd15", ModelTraits("sd", NATIVE), None, SETTINGS)
 
 
 def parse(text: str, **options: object) -> GenerationRequest:
     """Parse with fixed settings and a fixed seed source."""
     defaults: dict[str, object] = {
         "settings": SETTINGS,
-        "native_size": NATIVE,
+        "profile": PROFILE,
         "seed_source": lambda: 1234,
     }
     defaults.update(options)

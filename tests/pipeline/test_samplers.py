@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import diffusers
 import pytest
 
-from pipeline.samplers import SAMPLER_NAMES, SAMPLERS, build_scheduler, resolve_sampler_name
+from pipeline.samplers import SAMPLERS, UNET_SAMPLERS, build_scheduler, resolve_sampler_name
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from pipeline.engine import Engine, Progress
 
 
-@pytest.mark.parametrize("name", SAMPLER_NAMES)
+@pytest.mark.parametrize("name", UNET_SAMPLERS)
 def test_every_sampler_draws(tiny_engine: Engine, tiny_model_dir: Path, name: str) -> None:
     """Run two steps with the named sampler's scheduler and options, and draw."""
     request = replace(

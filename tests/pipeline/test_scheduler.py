@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -10,19 +12,28 @@ import pytest
 
 from bot.store.jobs import SqliteJobStore
 from pipeline.batch_runner import OUT_OF_MEMORY_MESSAGE
+from pipeline.config import GenerationSettings, InputImageSettings, QueueSettings
+from pipeline.families.base import ModelTraits
 from pipeline.jobs import (
     JobCanceledError,
     JobFailedError,
     QueueFullError,
+    job_cost,
 )
+from pipeline.model_pool import ModelResidency
+from pipeline.models import ModelCatalog, profile_of
+from pipeline.request_builder import RequestBuilder
+from pipeline.scheduler import JobScheduler
 from tests.pipeline.scheduler_parts import held_running_job
+from tests.pipeline.worker_doubles import result_of, result_with_colours
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+    from pathlib import Path
 
     from bot.store.database import Database
-    from pipeline.engine import Engine
-    from pipeline.scheduler import JobScheduler
+    from pipeline.engine import Engine, GenerationResult, Progress
+    from pipeline.request import GenerationRequest
     from tests.pipeline.faulty_engine import FaultyEngine
 
 
@@ -235,3 +246,129 @@ async def test_batched_jobs_equal_the_same_jobs_run_alone(
         alone = tiny_engine.generate(request)
         for got, want in zip(result.images, alone.images, strict=True):
             assert np.abs(np.asarray(got, int) - np.asarray(want, int)).max() <= 1
+
+
+# Several models ------------------------------------------------------------------------------
+
+
+class ResidentEngine:
+    """An engine double with the model warm loaded; it holds its first call until released."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []  # the prompts of each call
+        self.models: list[set[str]] = []  # the models of each call
+        self.entered = threading.Event()
+        self.released = threading.Event()
+
+    def has_loaded(self, model: str) -> bool:
+        """Say that only the model warm is loaded."""
+        return model == "warm"
+
+    def generate_batch(
+        self,
+        requests: Sequence[GenerationRequest],
+        *,
+        progress: Callable[[Progress], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> list[GenerationResult]:
+        """Note the batch, wait to be released, and answer with flat images."""
+        self.calls.append([request.prompt for request in requests])
+        self.models.append({request.model for request in requests})
+        self.entered.set()
+        self.released.wait(20)
+        return [result_with_colours(request, "red") for request in requests]
+
+
+TWO_MODELS = RequestBuilder(
+    ModelCatalog(
+        [
+            profile_of(name, ModelTraits("sd", (64, 64)), None, GenerationSettings())
+            for name in ("warm", "cold")
+        ],
+        "warm",
+    ),
+    GenerationSettings(),
+    InputImageSettings(),
+)
+
+
+def one_image(prompt: str, model: str) -> GenerationRequest:
+    """Return a one-image request for a model; requests of one model can share a batch."""
+    return replace(TWO_MODELS.parse(f"{prompt} --seed 1 --steps 2", model=model), num_images=1)
+
+
+@pytest.fixture
+async def resident(
+    database: Database, tmp_path: Path
+) -> AsyncIterator[tuple[ResidentEngine, Callable[..., Awaitable[JobScheduler]]]]:
+    """Start schedulers on a resident-model engine double; release and shut them down after."""
+    engine = ResidentEngine()
+    assert isinstance(engine, ModelResidency)
+    started: list[JobScheduler] = []
+
+    async def make(max_batch_images: int) -> JobScheduler:
+        settings = QueueSettings(
+            max_batch_images=max_batch_images, max_jobs_per_user=10, shutdown_grace=0.2
+        )
+        scheduler = JobScheduler(
+            [engine],
+            SqliteJobStore(database),
+            settings,
+            output_dir=tmp_path / "outputs",
+            quantum=job_cost(one_image("x", "warm")),
+        )
+        await scheduler.start()
+        started.append(scheduler)
+        return scheduler
+
+    yield engine, make
+    engine.released.set()
+    for scheduler in started:
+        await scheduler.shutdown()
+
+
+async def submit_while_held(
+    scheduler: JobScheduler, engine: ResidentEngine, jobs: list[tuple[str, str, str]]
+) -> None:
+    """Run a held job, queue (owner, prompt, model) jobs behind it, release it, await them all."""
+    await scheduler.submit(one_image("held", "warm"), "Z")
+    await asyncio.to_thread(engine.entered.wait, 20)
+    handles = [
+        await scheduler.submit(one_image(prompt, model), owner) for owner, prompt, model in jobs
+    ]
+    engine.released.set()
+    for handle in handles:
+        await result_of(handle)
+
+
+async def test_jobs_of_two_models_never_share_a_batch(
+    resident: tuple[ResidentEngine, Callable[..., Awaitable[JobScheduler]]],
+) -> None:
+    """Batch jobs of one model together and never with another model's jobs."""
+    engine, make = resident
+    jobs = [("A", "a", "warm"), ("B", "b", "cold"), ("C", "c", "warm"), ("D", "d", "cold")]
+    await submit_while_held(await make(max_batch_images=8), engine, jobs)
+    assert engine.calls == [["held"], ["a", "c"], ["b", "d"]]
+    assert all(len(models) == 1 for models in engine.models)
+
+
+async def test_the_loaded_models_job_starts_first_among_equally_due_ones(
+    resident: tuple[ResidentEngine, Callable[..., Awaitable[JobScheduler]]],
+) -> None:
+    """Start the warm model's job before a cold one queued just ahead of it."""
+    engine, make = resident
+    jobs = [("B", "cold one", "cold"), ("C", "warm one", "warm")]
+    await submit_while_held(await make(max_batch_images=1), engine, jobs)
+    assert engine.calls == [["held"], ["warm one"], ["cold one"]]
+
+
+async def test_a_cold_models_job_is_delayed_one_batch_at_most(
+    resident: tuple[ResidentEngine, Callable[..., Awaitable[JobScheduler]]],
+) -> None:
+    """Start a cold job at most one batch after its fair turn, amid a stream of warm jobs."""
+    engine, make = resident
+    warm = [(owner, f"{owner}{index}", "warm") for index in (1, 2) for owner in ("V", "W", "X")]
+    await submit_while_held(await make(max_batch_images=1), engine, [*warm, ("U", "u", "cold")])
+    order = [prompt for (prompt,) in engine.calls]
+    # Fair turns: held, V1, W1, X1, u, V2, ...; V2 may go ahead of u, once.
+    assert order == ["held", "V1", "W1", "X1", "V2", "u", "W2", "X2"]

@@ -19,6 +19,7 @@ from pipeline.config import GenerationSettings
 from pipeline.errors import UserError
 from pipeline.request import parse_request
 from pipeline.scheduler import QueueEntry
+from tests.request_fixtures import sd_profile
 
 if TYPE_CHECKING:
     from bot.store.database import Database
@@ -59,7 +60,10 @@ class FakeScheduler:
 def entry(job_id: str, owner: int, status: JobStatus, guild_id: int | None) -> QueueEntry:
     """Return a queue line for a job made in ``guild_id`` (None: in direct messages)."""
     request = parse_request(
-        "a fox", settings=GenerationSettings(), native_size=(512, 512), seed_source=lambda: 1
+        "a fox",
+        settings=GenerationSettings(),
+        profile=sd_profile((512, 512)),
+        seed_source=lambda: 1,
     )
     context = JobContext(kind=JobKind.IMAGINE, channel_id=7, application_id=8, guild_id=guild_id)
     return QueueEntry(

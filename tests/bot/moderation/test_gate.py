@@ -19,6 +19,7 @@ from bot.store.moderation import GuildSettings, ModerationStore
 from pipeline.config import GenerationSettings
 from pipeline.jobs import JobRecord
 from pipeline.request import parse_request
+from tests.request_fixtures import sd_profile
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -105,7 +106,10 @@ async def turn_on_modlog(store: ModerationStore) -> None:
 def job_in(*, guild_id: int | None = GUILD, nsfw_channel: bool = False) -> JobRecord:
     """Return a job the member made in a channel of the guild."""
     request = parse_request(
-        "a fox", settings=GenerationSettings(), native_size=(512, 512), seed_source=lambda: 1
+        "a fox",
+        settings=GenerationSettings(),
+        profile=sd_profile((512, 512)),
+        seed_source=lambda: 1,
     )
     context = JobContext(
         kind=JobKind.IMAGINE,

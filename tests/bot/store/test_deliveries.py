@@ -13,6 +13,7 @@ from bot.store.jobs import SqliteJobStore
 from pipeline.config import GenerationSettings
 from pipeline.jobs import JobRecord
 from pipeline.request import parse_request
+from tests.request_fixtures import sd_profile
 
 if TYPE_CHECKING:
     from bot.store.database import Database
@@ -39,7 +40,7 @@ async def add_job(jobs: SqliteJobStore, job_id: str) -> None:
     request = parse_request(
         "a lighthouse at dusk",
         settings=GenerationSettings(),
-        native_size=(512, 512),
+        profile=sd_profile((512, 512)),
         seed_source=lambda: 1,
     )
     context = JobContext(kind=JobKind.IMAGINE, channel_id=CHANNEL, application_id=5, guild_id=6)

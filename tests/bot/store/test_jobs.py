@@ -13,6 +13,7 @@ from bot.store.jobs import SqliteJobStore
 from pipeline.config import GenerationSettings
 from pipeline.jobs import JobRecord
 from pipeline.request import GenerationRequest, parse_request
+from tests.request_fixtures import sd_profile
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -31,7 +32,7 @@ def store(database: Database) -> SqliteJobStore:
 def request(prompt: str = "a red fox in the snow") -> GenerationRequest:
     """Parse a prompt with the default settings and a fixed seed."""
     return parse_request(
-        prompt, settings=GenerationSettings(), native_size=(512, 512), seed_source=lambda: 7
+        prompt, settings=GenerationSettings(), profile=sd_profile((512, 512)), seed_source=lambda: 7
     )
 
 

@@ -12,6 +12,7 @@ from bot.store.outbox import OutboxStore
 from pipeline.config import GenerationSettings
 from pipeline.jobs import JobRecord
 from pipeline.request import parse_request
+from tests.request_fixtures import sd_profile
 
 if TYPE_CHECKING:
     from bot.store.database import Database
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 async def outbox(database: Database) -> OutboxStore:
     """Store two jobs the outbox rows refer to, and return the outbox."""
     request = parse_request(
-        "a fox", settings=GenerationSettings(), native_size=(64, 64), seed_source=lambda: 1
+        "a fox", settings=GenerationSettings(), profile=sd_profile((64, 64)), seed_source=lambda: 1
     )
     for job_id in ("a", "b"):
         await SqliteJobStore(database).add(JobRecord(id=job_id, owner="1", request=request))

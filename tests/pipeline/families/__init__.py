@@ -1,0 +1,1 @@
+"""Tests of the model families: detection, and what each family does its own way."""

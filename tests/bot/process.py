@@ -40,9 +40,14 @@ def write_config(folder: Path, model: Path) -> Path:
 
 
 async def start_bot(
-    emulator: DiscordEmulator, folder: Path, model: Path, token: str | None, *arguments: str
+    emulator: DiscordEmulator,
+    folder: Path,
+    model: Path,
+    token: str | None,
+    *arguments: str,
+    config: Path | None = None,
 ) -> asyncio.subprocess.Process:
-    """Start ``python -m bot [arguments]`` pointed at the emulator."""
+    """Start ``python -m bot [arguments]`` pointed at the emulator (``config`` or the tiny one)."""
     (folder / "site").mkdir(exist_ok=True)
     (folder / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
     environment = {
@@ -60,7 +65,7 @@ async def start_bot(
         "-m",
         "bot",
         "--config",
-        str(write_config(folder, model)),
+        str(config or write_config(folder, model)),
         *arguments,
         cwd=folder,
         env=environment,

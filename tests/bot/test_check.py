@@ -66,3 +66,29 @@ async def test_a_missing_model_fails_with_the_reason(
     assert code != 0
     assert "✘ config" in output
     assert "model.path" in output
+
+
+async def test_every_configured_model_is_loaded_and_the_failing_one_named(
+    emulator: DiscordEmulator, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Load and test-draw each model of models:, naming the one that fails and why."""
+    unsupported = tmp_path / "sd3"
+    unsupported.mkdir()
+    (unsupported / "model_index.json").write_text(
+        '{"_class_name": "StableDiffusion3Pipeline"}', encoding="utf-8"
+    )
+    config = tmp_path / "two-models.yaml"
+    config.write_text(
+        "data_dir: data\nmodels:\n"
+        f"  - name: tiny\n    path: {tiny_model_dir}\n    device: cpu\n    cpu_threads: 1\n"
+        f"  - name: three\n    path: {unsupported}\n    device: cpu\n",
+        encoding="utf-8",
+    )
+    process = await start_bot(emulator, tmp_path, tiny_model_dir, None, "--check", config=config)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=LONG)
+    output = stdout.decode() + stderr.decode()
+    assert process.returncode != 0
+    assert "✔ model tiny" in output
+    assert "✔ draw tiny" in output
+    assert "✘ model three" in output
+    assert "Stable Diffusion 3" in output

@@ -115,3 +115,20 @@ def test_runs_as_a_module_with_help_listing_config() -> None:
         timeout=120,
     )
     assert "--config" in result.stdout
+
+
+def test_model_parameter_draws_with_that_model(
+    tiny_model_dir: Path, tiny_sdxl_dir: Path, tmp_path: Path
+) -> None:
+    """Draw with --model NAME from a config listing several models."""
+    config = tmp_path / "models.yaml"
+    config.write_text(
+        "data_dir: data\nmodels:\n"
+        f"  - name: sd\n    path: {tiny_model_dir}\n    device: cpu\n    cpu_threads: 1\n"
+        f"  - name: xl\n    path: {tiny_sdxl_dir}\n    device: cpu\n    cpu_threads: 1\n"
+        "generation:\n  steps: 2\n  sampler: Euler\n",
+        encoding="utf-8",
+    )
+    output = tmp_path / "xl.png"
+    assert run(config, "a red circle --model xl --seed 1", "-o", str(output)) == 0
+    assert Image.open(output).size == (128, 128)  # the 2×2 grid of SDXL's 64×64 images

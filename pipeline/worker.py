@@ -6,6 +6,7 @@ then to the owner's handle, so nobody is told anything that a crash could take b
 When the GPU fails under a batch, the worker rebuilds its engine (if it was given a way to)
 and runs the batch's jobs again at once, each until it has started ``max_attempts`` times.
 A full disk fails only the job whose images could not be saved or recorded.
+After every batch the thread hands the heap's free pages back (:mod:`pipeline.heap`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pipeline.batch_runner import (
     run_batch,
 )
 from pipeline.errors import EngineLostError
+from pipeline.heap import trim_heap
 from pipeline.images import remove_outputs, save_outputs
 from pipeline.jobs import JobEvent, JobRecord, JobResult, job_cost
 from pipeline.model_pool import ModelResidency
@@ -228,17 +230,20 @@ class EngineWorker:
                 or all(job.canceled for job in jobs)
             )
 
-        requests = [job.record.request for job in jobs]
-        return await loop.run_in_executor(
-            self._executor,
-            lambda: run_batch(
-                self._engine,
-                requests,
-                progress=on_progress,
-                cancel=should_stop,
-                reference=jobs[0].record.id,
-            ),
-        )
+        def draw() -> list[RequestOutcome]:
+            requests = [job.record.request for job in jobs]
+            try:
+                return run_batch(
+                    self._engine,
+                    requests,
+                    progress=on_progress,
+                    cancel=should_stop,
+                    reference=jobs[0].record.id,
+                )
+            finally:
+                trim_heap()  # else each peak batch leaves the resident size higher
+
+        return await loop.run_in_executor(self._executor, draw)
 
     async def _settle(self, job: ActiveJob, outcome: RequestOutcome, *, timed_out: bool) -> None:
         """Record how one job of the batch ended."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,7 +27,6 @@ from tests.pipeline.worker_doubles import (
 )
 
 if TYPE_CHECKING:
-    import threading
     from collections.abc import Callable
     from pathlib import Path
 
@@ -339,3 +339,22 @@ async def test_failed_jobs_do_not_teach_the_pace(
     job = await track(board, small(faulty.engine, "poison"), "j1")
     await make_worker().run([job])
     assert pace.seconds_for(1.0) is None
+
+
+async def test_the_heap_is_trimmed_on_the_engine_thread_after_every_batch(
+    make_worker: Callable[..., EngineWorker],
+    faulty: FaultyEngine,
+    board: Board,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Hand the freed heap back after each batch, failed ones too, on the engine's thread."""
+    threads: list[str] = []
+    monkeypatch.setattr(
+        "pipeline.worker.trim_heap", lambda: threads.append(threading.current_thread().name)
+    )
+    faulty.fail_prompts = {"poison"}
+    worker = make_worker()
+    await worker.run([await track(board, small(faulty.engine, "red"), "j1")])
+    await worker.run([await track(board, small(faulty.engine, "poison"), "j2")])
+    assert len(threads) == 2
+    assert all(name.startswith("easel-engine-0") for name in threads)

@@ -12,7 +12,8 @@ restarts cleanly, and every accepted job is counted by the messages showing its 
 
 Progress is printed every 30 s. The choices (who does what, which button, the fault schedule)
 follow ``--seed``, the timings the machine. Restarts all come in the first half: the memory
-growth judged is that of the process that runs the second half, after its warm-up.
+growth judged is that of the process that runs the second half, after its warm-up: of what it
+keeps between batches and once drained (see ``benchmarks/soak_memory.py``).
 """
 
 from __future__ import annotations
@@ -33,16 +34,15 @@ from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.soak_memory import kept_growth, memory_lines
 from benchmarks.soak_support import (
     BotProcess,
     Sent,
     case_lines,
     counts,
-    growth,
     job_lines,
     job_rows,
     log_lines,
-    memory_lines,
     queue_view,
     shown_outcomes,
     tally,
@@ -285,6 +285,7 @@ class Ending:
 
     judged: Life
     rss_at_end: int
+    traffic_ended: float  # monotonic, when the judged process's last sample was taken
     drained: float  # seconds the judged process took to drain once the faults ended
     redrained: float  # seconds the bot took to drain again after the final clean restart
     rows: list[JobRow]
@@ -298,7 +299,7 @@ async def finish(chaos: Chaos, started: float) -> Ending:
         await chaos.running
     bot.sample()
     judged = bot.lives[-1]
-    rss_at_end = judged.samples[-1][1]
+    traffic_ended, rss_at_end = judged.samples[-1]
     emulator.end_outage()
     emulator.end_rate_limit()
     emulator.end_dropped_answers()  # none may linger
@@ -312,7 +313,7 @@ async def finish(chaos: Chaos, started: float) -> Ending:
     redrained = await bot.drain()
     rows = await asyncio.to_thread(job_rows, bot.database)
     await bot.stop("SIGTERM")
-    return Ending(judged, rss_at_end, drained, redrained, rows)
+    return Ending(judged, rss_at_end, traffic_ended, drained, redrained, rows)
 
 
 async def soak(arguments: argparse.Namespace, folder: Path) -> None:
@@ -352,7 +353,7 @@ def report(arguments: argparse.Namespace, chaos: Chaos, ending: Ending) -> None:
     emulator, bot, sent = chaos.emulator, chaos.bot, chaos.traffic.sent
     result = tally(sent, emulator.messages, ending.rows)
     warm_up = max(20.0, 3 * arguments.minutes)
-    grew = growth(ending.judged.rss_after(warm_up) or 0, ending.rss_at_end)
+    grew = kept_growth(ending.judged, warm_up, ending.traffic_ended)
     kinds, faults = Counter(i.kind for i in sent), Counter(str(f.kind) for f in emulator.faults)
     away = chaos.traffic.skipped
     events = ", ".join(event for event in chaos.done if event != "drop")
@@ -367,7 +368,7 @@ def report(arguments: argparse.Namespace, chaos: Chaos, ending: Ending) -> None:
         f"faults injected (requests refused or cut): {counts(faults)}",
         f"drained {drained} s after the final clean restart",
         *job_lines(result),
-        *memory_lines(bot.lives, ending.judged, ending.rss_at_end, warm_up),
+        *memory_lines(bot.lives, ending.judged, ending.rss_at_end, warm_up, ending.traffic_ended),
         *log_lines(bot.folder),
         "goals: " + "; ".join(f"{g} {'met' if ok else 'MISSED'} ({n})" for g, ok, n in goals),
     ]

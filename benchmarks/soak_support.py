@@ -359,36 +359,6 @@ def _killed_after(record: InteractionRecord, kills: list[float]) -> str:
     return f"; kill -9 {gap:.1f} s later" if gap is not None and gap < 5 else ""
 
 
-def memory_lines(lives: list[Life], judged: Life, at_end: int, warm_up: float) -> list[str]:
-    """Describe each process's memory, and the growth of the one that ran through the end."""
-    lines = ["bot processes (RSS after warm-up → last sample):"]
-    for life in lives:
-        ran = life.samples[-1][0] - life.ready_at if life.samples else 0.0
-        last = life.samples[-1][1] if life.samples else None
-        lines.append(
-            f"  #{life.number} pid {life.pid}: ran {ran:.0f} s, "
-            f"{_mib(life.rss_after(warm_up))} → {_mib(last)} MiB; ended: {life.ended}"
-        )
-    start = judged.rss_after(warm_up) or 0
-    lines.append(
-        f"bot RSS (process #{judged.number}, which ran through the end): {_mib(start)} MiB "
-        f"after its {warm_up:.0f} s warm-up, {_mib(at_end)} MiB when the traffic ended, growth "
-        f"{growth(start, at_end):+.1f} % (goal < 10 %); {_mib(judged.samples[-1][1])} MiB "
-        "once drained"
-    )
-    return lines
-
-
-def growth(start: int, end: int) -> float:
-    """Return the growth from ``start`` to ``end`` in percent (NaN without a start)."""
-    return 100.0 * (end - start) / start if start else float("nan")
-
-
-def _mib(kib: int | None) -> str:
-    """Format KiB as MiB."""
-    return "?" if kib is None else f"{kib / 1024:.1f}"
-
-
 def log_lines(folder: Path) -> list[str]:
     """Count ERROR lines and tracebacks in every bot process's output; quote the first few."""
     errors: list[str] = []

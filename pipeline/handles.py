@@ -1,7 +1,8 @@
 """The submitter's view of a job: live position and status, a stream of events, the result.
 
 Every subscriber to :meth:`JobHandle.events` sees every event from the first, in order, so a
-message updater that subscribes late (after a restart, say) still sees the whole story.
+message updater that subscribes late (after a restart, say) still sees the whole story; only
+successive places in line collapse into the latest.
 """
 
 from __future__ import annotations
@@ -82,12 +83,20 @@ class JobHandle:
         return self._events[-1] if self._events else None
 
     async def events(self) -> AsyncIterator[JobEvent]:
-        """Yield every event from the first, ending after the final one."""
+        """Yield every event from the first, ending after the final one.
+
+        A new place in line replaces the previous one (see :meth:`publish`): a subscriber
+        that already saw the old place is given the new one.
+        """
         index = 0
+        last: JobEvent | None = None
         while True:
-            while index < len(self._events):
+            while index < len(self._events) or (index and self._events[index - 1] is not last):
+                if index == len(self._events):
+                    index -= 1  # the last event was replaced after we saw it
                 event = self._events[index]
                 index += 1
+                last = event
                 yield event
                 if event.is_final:
                     return
@@ -107,10 +116,17 @@ class JobHandle:
         return await self._scheduler.cancel(self.id, reason)
 
     def publish(self, event: JobEvent) -> None:
-        """Record an event and wake every subscriber (for the scheduler)."""
+        """Record an event and wake every subscriber (for the scheduler).
+
+        A "queued" event right after another replaces it: a waiting job's place changes with
+        every submission, and keeping each one would grow with the square of the queue.
+        """
         if self._events and self._events[-1].is_final:
             return
-        self._events.append(event)
+        if event.kind == "queued" and self._events and self._events[-1].kind == "queued":
+            self._events[-1] = event
+        else:
+            self._events.append(event)
         woken, self._changed = self._changed, asyncio.Event()
         woken.set()
 

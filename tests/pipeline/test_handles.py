@@ -85,17 +85,43 @@ async def kinds_of(handle: JobHandle) -> list[EventKind]:
 
 
 async def test_a_late_subscriber_sees_every_event_from_the_first(handle: JobHandle) -> None:
-    """Replay the whole history, in order, to a subscriber that arrives after the end."""
+    """Replay the whole history, in order (the latest place in line), to a late subscriber."""
     handle.publish(JobEvent("queued", position=2))
     handle.publish(JobEvent("queued", position=1))
     handle.publish(JobEvent("started"))
     handle.succeed(result_for(handle))
     assert [(event.kind, event.position) for event in await events_of(handle)] == [
-        ("queued", 2),
         ("queued", 1),
         ("started", None),
         ("done", None),
     ]
+
+
+async def test_a_new_place_in_line_replaces_the_last_one(handle: JobHandle) -> None:
+    """Keep one "queued" event however often the place changes, so history stays small."""
+    for position in range(1000, 0, -1):
+        handle.publish(JobEvent("queued", position=position))
+    assert handle.latest == JobEvent("queued", position=1)
+    handle.succeed(result_for(handle))
+    assert [event.kind for event in await events_of(handle)] == ["queued", "done"]
+
+
+async def test_a_subscriber_that_saw_a_place_is_told_the_new_one(handle: JobHandle) -> None:
+    """Yield the replacing place in line to a subscriber that already saw the old one."""
+    handle.publish(JobEvent("queued", position=5))
+    seen: list[int | None] = []
+
+    async def follow() -> None:
+        async for event in handle.events():
+            seen.append(event.position)
+
+    subscriber = asyncio.create_task(follow())
+    await asyncio.sleep(0)
+    handle.publish(JobEvent("queued", position=3))
+    await asyncio.sleep(0)
+    handle.fail("stopped")
+    await subscriber
+    assert seen == [5, 3, None]
 
 
 async def test_a_waiting_subscriber_is_woken_by_each_new_event(handle: JobHandle) -> None:

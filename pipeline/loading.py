@@ -125,6 +125,8 @@ def load_model(settings: ModelSettings, cache_dir: Path) -> LoadedModel:
     dtype = resolve_dtype(settings.dtype, device)
     try:
         txt2img = family.load(settings, dtype, cache_dir)
+    except ModelLoadError:
+        raise  # the family said what is wrong already
     except Exception as error:
         raise ModelLoadError(_explain_load_failure(settings, family, error)) from error
     family.check_loaded(txt2img, settings.path)

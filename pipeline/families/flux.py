@@ -8,15 +8,20 @@ the embedded guidance (default 3.5). Defaults come from the model: a guidance in
 dev-like model (28 steps), none a schnell-like one (4 steps). The transformer has no
 convolutions to wrap, so ``--tile`` is refused. Sizes are multiples of 16 (2×2 latent
 patches).
+
+A single FLUX file is loaded by :mod:`pipeline.families.flux_file`.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pipeline.embeddings import WeightedEncoder
+from pipeline.errors import ModelLoadError
 from pipeline.families.base import Embeddings, ModelDefaults, ModelFamily, PromptEncoder
+from pipeline.families.flux_file import load_original_transformer
 from pipeline.preview import LatentPreviewer
 from pipeline.samplers import FLOW_SAMPLERS
 
@@ -26,6 +31,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from pipeline.config import ModelSettings
     from pipeline.families.base import ModelTraits
 
 logger = logging.getLogger(__name__)
@@ -33,6 +39,8 @@ logger = logging.getLogger(__name__)
 SCHNELL_STEPS = 4
 DEV_STEPS = 28
 DEV_GUIDANCE = 3.5
+
+# BFL's names of the transformer's top-level modules; a trainer may prefix them all.
 
 
 class ClipT5Encoder(PromptEncoder):
@@ -72,6 +80,35 @@ class FluxFamily(ModelFamily):
         from diffusers import FluxPipeline  # noqa: PLC0415 - slow import
 
         return FluxPipeline
+
+    def load(self, settings: ModelSettings, dtype: torch.dtype, cache_dir: Path) -> Any:
+        """Load a folder or hub id as usual; a single file as its transformer plus ``config:``.
+
+        A FLUX file is almost always the transformer alone, and the rest of the pipeline is
+        the same for every fine-tune, so it comes from ``config:`` in every case: a full
+        checkpoint's embedded encoders and VAE (stock copies, in practice) are not read.
+        """
+        if settings.source != "file":
+            return super().load(settings, dtype, cache_dir)
+        if settings.config is None:
+            raise ModelLoadError(
+                f"{Path(settings.path).name} is a FLUX file, of which Easel reads only the "
+                "transformer: set the model's config: key to a diffusers FLUX model that "
+                "provides the text encoders, VAE and scheduler, e.g. "
+                "black-forest-labs/FLUX.1-schnell (or dev, to match the fine-tune) or a local "
+                "copy of one."
+            )
+        from diffusers import FluxPipeline  # noqa: PLC0415 - slow import
+
+        # Offline when the config is a local folder, as for the other families' single files.
+        common: dict[str, Any] = {
+            "cache_dir": str(cache_dir),
+            "local_files_only": Path(settings.config).is_absolute(),
+        }
+        transformer = load_original_transformer(Path(settings.path), settings.config, common)
+        return FluxPipeline.from_pretrained(
+            settings.config, transformer=transformer.to(dtype), dtype=dtype, **common
+        )
 
     def denoiser(self, pipe: Any) -> nn.Module:
         """Return the transformer."""

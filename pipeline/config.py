@@ -89,6 +89,7 @@ class ModelSettings(Section):
     attention_slicing: bool = False
     vae_tiling: bool = False
     cpu_offload: Literal["none", "model", "sequential"] = "none"
+    quantize: Literal["none", "int8", "fp8"] = "none"
     cpu_threads: int | None = Field(default=None, ge=1, le=1024)
     cache_dir: Path | None = None
 

@@ -19,6 +19,7 @@ import torch
 from pipeline.errors import ModelLoadError
 from pipeline.families import family_named
 from pipeline.families.detect import read_traits
+from pipeline.quantize import quantize_weights
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -134,6 +135,7 @@ def load_model(settings: ModelSettings, cache_dir: Path) -> LoadedModel:
     for pipe in (txt2img, img2img, inpaint):
         pipe.set_progress_bar_config(disable=True)
     _place(txt2img, settings, device)
+    quantize_weights(family.denoiser(txt2img), settings.quantize, device)
     _apply_speed_settings(txt2img, family, settings)
     logger.info("loaded %s (%s) on %s as %s", settings.path, family.label, device, dtype)
     return LoadedModel(

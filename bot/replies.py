@@ -21,6 +21,9 @@ from pipeline.errors import UserError
 logger = logging.getLogger(__name__)
 
 ALREADY_ACKNOWLEDGED = 40060
+DISCORD_TROUBLE = (
+    "Discord is having trouble right now, so this did not go through; try again in a minute."
+)
 APOLOGY = "Sorry, something went wrong on our side (error id `{reference}`)."
 
 
@@ -43,9 +46,10 @@ async def reply_privately(interaction: discord.Interaction, text: str) -> None:
             with contextlib.suppress(discord.HTTPException, aiohttp.ClientError):
                 await interaction.delete_original_response()
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=quiet)
-    except (discord.HTTPException, aiohttp.ClientError):
-        # A lost answer may still have been delivered: never tell the user twice.
-        logger.exception("could not tell user %s: %s", interaction.user.id, text)
+    except (discord.HTTPException, aiohttp.ClientError) as error:
+        # A lost answer may still have been delivered: never tell the user twice. Discord
+        # down, or the interaction expired meanwhile, is Discord's state, not our bug: one line.
+        logger.warning("could not tell user %s (%r): %s", interaction.user.id, error, text)
 
 
 async def answer_error(interaction: discord.Interaction, error: BaseException, where: str) -> None:
@@ -59,6 +63,14 @@ async def answer_error(interaction: discord.Interaction, error: BaseException, w
         logger.warning(
             "lost Discord's answer in %s for user %s: %r", where, interaction.user.id, error
         )
+        return
+    if isinstance(error, discord.DiscordServerError):
+        # Discord itself failed (a 5xx its retries did not outlast): not a bug of ours, and
+        # nothing was accepted yet, so one line says it without a traceback.
+        logger.warning(
+            "Discord failed (%s) in %s for user %s", error.status, where, interaction.user.id
+        )
+        await reply_privately(interaction, DISCORD_TROUBLE)
         return
     reference = secrets.token_hex(4)
     logger.error(

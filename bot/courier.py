@@ -31,6 +31,7 @@ from bot.discord_failures import describe, meaning_of
 from bot.job_context import JobContext
 from bot.result_image import encode_to_fit
 from pipeline.images import make_grid
+from pipeline.metadata import grid_parameters_text, parameters_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -134,7 +135,11 @@ class Courier:
         shown = screened.images
         picture = shown[0] if len(shown) == 1 else make_grid(shown)
         limit = JobContext.of(job).upload_limit
-        encoded = await asyncio.to_thread(encode_to_fit, picture, limit, f"easel-{job.id}")
+        request = job.request
+        parameters = parameters_text(request) if len(shown) == 1 else grid_parameters_text(request)
+        encoded = await asyncio.to_thread(
+            encode_to_fit, picture, limit, f"easel-{job.id}", parameters
+        )
         buttons = self._buttons
         view = buttons.upscale_view(job.id) if len(images) == 1 else buttons.grid_view(job.id)
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.job_context import JobContext, JobKind
+from pipeline.metadata import grid_parameters_text
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from pipeline.scheduler import QueueEntry
 
 PROMPT_SHOWN_CHARS = 900
+PNG_INFO_SHOWN_CHARS = 1000  # an embed field holds 1024 characters, the code fence included
 _KIND_TITLES = {
     JobKind.IMAGINE: "",
     JobKind.REROLL: " (reroll)",
@@ -161,6 +163,10 @@ def info_embed(job: JobRecord, delivery: str | None = None) -> discord.Embed:
     embed.add_field(
         name="Status", value=job.status + (f": {job.error}" if job.error else ""), inline=False
     )
+    # The text other tools read from the image, to copy (backticks would end the block).
+    text = grid_parameters_text(request).replace("`", "\u02cb")
+    shown = text if len(text) <= PNG_INFO_SHOWN_CHARS else text[: PNG_INFO_SHOWN_CHARS - 1] + "…"
+    embed.add_field(name="PNG Info", value=f"```{shown}```", inline=False)
     if delivery:
         embed.add_field(name="Delivery", value=delivery[:1000], inline=False)
     embed.set_footer(text=f"by user {job.owner}")

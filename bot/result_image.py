@@ -10,6 +10,8 @@ import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pipeline.metadata import exif_comment, png_info
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -29,16 +31,21 @@ class EncodedImage:
     filename: str
 
 
-def encode_to_fit(image: Image.Image, limit: int, stem: str) -> EncodedImage:
-    """Return the best encoding of ``image`` that fits in ``limit`` bytes."""
+def encode_to_fit(
+    image: Image.Image, limit: int, stem: str, parameters: str | None = None
+) -> EncodedImage:
+    """Return the best encoding of ``image`` that fits in ``limit`` bytes.
+
+    ``parameters`` travels with it: a PNG text chunk, or EXIF's UserComment in WebP and JPEG.
+    """
     budget = limit - min(_ENVELOPE_BYTES, int(limit * _ENVELOPE_SHARE))
-    candidate = _encode(image, "PNG", None)
+    candidate = _encode(image, "PNG", None, parameters)
     if len(candidate) <= budget:
         return EncodedImage(candidate, "PNG", f"{stem}.png")
     current = image
     while True:
         for image_format, quality in _LOSSY_STEPS:
-            candidate = _encode(current, image_format, quality)
+            candidate = _encode(current, image_format, quality, parameters)
             if len(candidate) <= budget:
                 extension = _EXTENSIONS[image_format]
                 return EncodedImage(candidate, image_format, f"{stem}.{extension}")
@@ -48,13 +55,20 @@ def encode_to_fit(image: Image.Image, limit: int, stem: str) -> EncodedImage:
         current = current.resize((max(1, width * 3 // 4), max(1, height * 3 // 4)))
 
 
-def _encode(image: Image.Image, image_format: str, quality: int | None) -> bytes:
-    """Encode once."""
+def _encode(
+    image: Image.Image, image_format: str, quality: int | None, parameters: str | None
+) -> bytes:
+    """Encode once, with the parameters where the format keeps them."""
     buffer = io.BytesIO()
     # PNG at zlib's default level: optimize=True made files ~5 % smaller but took 8x as long
     # (40 ms for a 128² grid, seconds for a 1024² one), time every job waits before posting.
     options: dict[str, object] = {}
     if quality is not None:
         options["quality"] = quality
+    if parameters is not None:
+        if image_format == "PNG":
+            options["pnginfo"] = png_info(parameters)
+        else:
+            options["exif"] = exif_comment(parameters)
     image.convert("RGB").save(buffer, format=image_format, **options)
     return buffer.getvalue()

@@ -126,13 +126,22 @@ def _write(result: GenerationResult, output: Path | None, *, single: bool) -> li
     """Write the grid (or the lone image) and, with ``single``, each image; return the paths."""
     path = output or Path(f"easel-{result.request.seed}.png")
     path.parent.mkdir(parents=True, exist_ok=True)
-    image = result.images[0] if len(result.images) == 1 else result.grid()
-    image.save(path)
+    from pipeline.metadata import (  # noqa: PLC0415 - only once there is something to write
+        grid_parameters_text,
+        parameters_text,
+        png_info,
+    )
+
+    request = result.request
+    if len(result.images) == 1:
+        result.images[0].save(path, pnginfo=png_info(parameters_text(request)))
+    else:
+        result.grid().save(path, pnginfo=png_info(grid_parameters_text(request)))
     written = [path]
     if single and len(result.images) > 1:
-        for index, single_image in enumerate(result.images, start=1):
+        for index, (image, seed) in enumerate(zip(result.images, result.seeds, strict=True), 1):
             single_path = path.with_name(f"{path.stem}-{index}{path.suffix}")
-            single_image.save(single_path)
+            image.save(single_path, pnginfo=png_info(parameters_text(request, seed=seed)))
             written.append(single_path)
     return written
 

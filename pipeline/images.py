@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from pipeline.errors import InputImageError
+from pipeline.metadata import png_info
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -71,8 +72,13 @@ def read_input_image(path: Path, limits: InputImageSettings) -> Image.Image:
     return decode_input_image(path.read_bytes(), limits)
 
 
-def save_outputs(folder: Path, images: Sequence[Image.Image]) -> tuple[Path, ...]:
+def save_outputs(
+    folder: Path, images: Sequence[Image.Image], parameters: Sequence[str] = ()
+) -> tuple[Path, ...]:
     """Save a job's images as ``1.png``, ``2.png`` ... in ``folder``; return their paths.
+
+    ``parameters`` (one text per image) goes into each file's ``parameters`` chunk
+    (:mod:`pipeline.metadata`), so other tools can read how it was made.
 
     Each file is written under a hidden temporary name, flushed to disk and only then renamed,
     so a full disk or a crash never leaves a truncated PNG under a finished name. If any image
@@ -83,7 +89,8 @@ def save_outputs(folder: Path, images: Sequence[Image.Image]) -> tuple[Path, ...
     paths: list[Path] = []
     try:
         for index, image in enumerate(images, start=1):
-            paths.append(_save_png(image, folder / f"{index}.png"))
+            text = parameters[index - 1] if index <= len(parameters) else None
+            paths.append(_save_png(image, folder / f"{index}.png", text))
     except BaseException:
         remove_outputs(paths)
         with contextlib.suppress(OSError):
@@ -98,12 +105,13 @@ def remove_outputs(paths: Sequence[Path]) -> None:
         path.unlink(missing_ok=True)
 
 
-def _save_png(image: Image.Image, path: Path) -> Path:
+def _save_png(image: Image.Image, path: Path, parameters: str | None) -> Path:
     """Write one PNG completely under a temporary name, then give it its own."""
     partial = path.with_name(f".{path.name}.partial")
+    info = png_info(parameters) if parameters is not None else None
     try:
         with partial.open("wb") as file:
-            image.save(file, format="PNG")
+            image.save(file, format="PNG", pnginfo=info)
             file.flush()
             os.fsync(file.fileno())
         partial.replace(path)

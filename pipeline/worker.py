@@ -32,6 +32,7 @@ from pipeline.errors import EngineLostError
 from pipeline.heap import trim_heap
 from pipeline.images import remove_outputs, save_outputs
 from pipeline.jobs import JobEvent, JobRecord, JobResult, job_cost
+from pipeline.metadata import parameters_text
 from pipeline.model_pool import ModelResidency
 
 if TYPE_CHECKING:
@@ -109,7 +110,8 @@ class Settlement:
         """
         folder = self._output_dir / job.record.id
         try:
-            paths = await asyncio.to_thread(save_outputs, folder, result.images)
+            texts = [parameters_text(result.request, seed=seed) for seed in result.seeds]
+            paths = await asyncio.to_thread(save_outputs, folder, result.images, texts)
         except OSError as error:
             if not is_disk_full(error):
                 raise

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
+from pipeline.metadata import read_parameters
 from tests.bot.harness import bot_config, is_result, running_easel
 from tests.pipeline.faulty_engine import FaultyEngine
 
@@ -54,7 +55,25 @@ async def test_an_oversized_result_is_reencoded_to_fit_the_upload_limit(
     assert attachment.size <= 6000
     assert attachment.content_type in ("image/webp", "image/jpeg")
     assert Image.open(io.BytesIO(attachment.data)).size[0] > 0
+    parameters = read_parameters(Image.open(io.BytesIO(attachment.data)))
+    assert parameters is not None
+    assert "Seed: " in parameters
     emulator.assert_no_errors()
+
+
+async def test_the_posted_grid_carries_its_parameters_for_other_tools(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Read A1111's parameters, every seed included, from the PNG Discord received."""
+    async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)):
+        handle = await emulator.invoke_slash("imagine", {"prompt": "a red circle --seed 7"})
+        message = await handle.wait_for_original(is_result, timeout=LONG)
+    parameters = read_parameters(Image.open(io.BytesIO(message.attachments[0].data)))
+    assert parameters is not None
+    first, settings = parameters.splitlines()
+    assert first == "a red circle"
+    assert 'Seed: 7, Grid seeds: "7, 8, 9, 10"' in settings
+    assert "Model: tiny-sd" in settings
 
 
 async def test_jobs_keep_working_across_a_gateway_reconnect(

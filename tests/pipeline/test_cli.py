@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from pipeline.__main__ import main
+from pipeline.metadata import read_parameters
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -132,3 +133,15 @@ def test_model_parameter_draws_with_that_model(
     output = tmp_path / "xl.png"
     assert run(config, "a red circle --model xl --seed 1", "-o", str(output)) == 0
     assert Image.open(output).size == (128, 128)  # the 2×2 grid of SDXL's 64×64 images
+
+
+def test_written_images_carry_their_parameters(config_file: Path, tmp_path: Path) -> None:
+    """Write A1111's parameters into the grid and each --single image."""
+    output = tmp_path / "fox.png"
+    assert run(config_file, "a red fox --seed 5", "-o", str(output), "--single") == 0
+    grid = read_parameters(Image.open(output))
+    second = read_parameters(Image.open(tmp_path / "fox-2.png"))
+    assert grid is not None
+    assert 'Seed: 5, Grid seeds: "5, 6, 7, 8"' in grid
+    assert second is not None
+    assert "Seed: 6," in second

@@ -227,6 +227,8 @@ async def test_info_shows_the_parameters_and_seeds_privately(
     fields = {field["name"]: field["value"] for field in shown.embeds[0]["fields"]}
     assert fields["Seeds"] == "41 42 43 44"
     assert fields["Negative"] == "snow"
+    assert fields["Model"] == "tiny-sd"
+    assert fields["PNG Info"].startswith("```a fox\nNegative prompt: snow\nSteps: 4, Sampler:")
     assert refusal.ephemeral
     assert "no job" in refusal.content.lower()
 

@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m pipeline",
         description="Generate images with Easel's engine, without Discord.",
         epilog="Inline parameters: --ar W:H --seed N --no a,b --steps N --cfg X --strength X "
-        '--sampler NAME --tile --model NAME, e.g. "a red fox in the snow --ar 16:9 --seed 7". '
+        "--sampler NAME --tile --model NAME --q Q --s N --iw W, "
+        'e.g. "a red fox in the snow --ar 16:9 --seed 7". '
         "--model picks one of the config's models: entries (the default one otherwise).",
     )
     parser.add_argument("prompt", help="what to draw, with any inline --parameters")

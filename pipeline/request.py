@@ -18,6 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline.errors import ParameterError, PromptError
+from pipeline.midjourney import (
+    VERSION_PARAMETERS,
+    image_weight_strength,
+    quality_steps,
+    refuse_version,
+    stylize_guidance,
+)
 from pipeline.prompt_syntax import parse_weighted_prompt
 from pipeline.samplers import resolve_sampler_name
 
@@ -39,8 +46,32 @@ _PARAMETER_START = re.compile(r"(?:^|(?<=\s))(?:--|\u2014|\u2013)([A-Za-z][\w-]*
 _WHOLE_NUMBER = re.compile(r"^\+?\d{1,20}$", re.ASCII)
 _DECIMAL = re.compile(r"^[+-]?(?:\d{1,20}(?:\.\d{0,20})?|\.\d{1,20})$", re.ASCII)
 _RATIO = re.compile(r"^(\d{1,6})\s*:\s*(\d{1,6})$", re.ASCII)
-_ALIASES = {"aspect": "ar", "guidance": "cfg", "negative": "no"}
-KNOWN_PARAMETERS = ("ar", "seed", "no", "steps", "cfg", "strength", "sampler", "tile", "model")
+_ALIASES = {
+    "aspect": "ar",
+    "guidance": "cfg",
+    "negative": "no",
+    "q": "quality",
+    "s": "stylize",
+    "version": "v",
+}
+KNOWN_PARAMETERS = (
+    "ar",
+    "seed",
+    "no",
+    "steps",
+    "cfg",
+    "strength",
+    "sampler",
+    "tile",
+    "model",
+    "quality",
+    "stylize",
+    "iw",
+    "v",
+    "niji",
+)
+# Two ways to say one thing: giving both is refused rather than one silently winning.
+_EXCLUSIVE = (("steps", "quality"), ("cfg", "stylize"), ("strength", "iw"))
 
 
 @dataclass(frozen=True)
@@ -144,14 +175,15 @@ def parse_request(
     negative = _merge_negative(negative_prompt, values.get("no"))
     _check_prompt(negative, settings, "negative prompt", allow_empty=True)
 
-    if "strength" in values and init_image is None:
-        raise ParameterError("--strength only applies to image prompts: attach an image to use it.")
+    _check_combinations(values, has_image=init_image is not None)
     if values.get("tile"):
         raise ParameterError(f"--tile takes no value (got {values['tile']!r}).")
-    if "cfg" in values and not profile.accepts_guidance:
-        raise ParameterError(
-            f"--cfg has no effect on {profile.name}: its guidance is distilled into the model."
-        )
+    for guidance_parameter in ("cfg", "stylize"):
+        if guidance_parameter in values and not profile.accepts_guidance:
+            raise ParameterError(
+                f"--{guidance_parameter} has no effect on {profile.name}: its guidance is "
+                "distilled into the model."
+            )
     defaults = profile.defaults
     width, height = _size(values.get("ar"), settings, profile, init_size)
     request = GenerationRequest(
@@ -159,14 +191,8 @@ def parse_request(
         negative_prompt=negative,
         width=width,
         height=height,
-        steps=(
-            _whole_number(values["steps"], "steps", 1, settings.max_steps)
-            if "steps" in values
-            else defaults.steps
-        ),
-        guidance=_decimal(values["cfg"], "cfg", 0.0, 30.0)
-        if "cfg" in values
-        else defaults.guidance,
+        steps=_steps(values, defaults.steps, settings.max_steps),
+        guidance=_guidance(values, defaults.guidance),
         seed=(
             _whole_number(values["seed"], "seed", 0, SEED_LIMIT - 1)
             if "seed" in values
@@ -174,7 +200,7 @@ def parse_request(
         ),
         sampler=_sampler(values["sampler"], profile) if "sampler" in values else defaults.sampler,
         init_image=init_image,
-        strength=_strength(values.get("strength"), settings) if init_image is not None else None,
+        strength=_strength(values, settings) if init_image is not None else None,
         tile="tile" in values,
         operation="img2img" if init_image is not None else "txt2img",
         model=profile.name,
@@ -274,9 +300,45 @@ def _decimal(text: str, name: str, low: float, high: float) -> float:
     return float(text)
 
 
-def _strength(text: str | None, settings: GenerationSettings) -> float:
-    """Return the image prompt's strength: ``--strength`` if given, else the default."""
+def _strength(values: dict[str, str], settings: GenerationSettings) -> float:
+    """Return the image prompt's strength: ``--strength``, ``--iw``, else the default."""
+    if "iw" in values:
+        return image_weight_strength(values["iw"])
+    text = values.get("strength")
     return settings.strength if text is None else _decimal(text, "strength", 0.05, 1.0)
+
+
+def _steps(values: dict[str, str], default: int, max_steps: int) -> int:
+    """Return the steps: ``--steps``, ``--quality`` times the default, else the default."""
+    if "quality" in values:
+        return quality_steps(values["quality"], default, max_steps)
+    if "steps" in values:
+        return _whole_number(values["steps"], "steps", 1, max_steps)
+    return default
+
+
+def _guidance(values: dict[str, str], default: float) -> float:
+    """Return the guidance: ``--cfg``, ``--stylize`` scaling the default, else the default."""
+    if "stylize" in values:
+        return stylize_guidance(values["stylize"], default)
+    if "cfg" in values:
+        return _decimal(values["cfg"], "cfg", 0.0, 30.0)
+    return default
+
+
+def _check_combinations(values: dict[str, str], *, has_image: bool) -> None:
+    """Refuse Midjourney's model switches, two ways of saying one thing, and orphans."""
+    for name in VERSION_PARAMETERS:
+        if name in values:
+            refuse_version(name)
+    for first, second in _EXCLUSIVE:
+        if first in values and second in values:
+            raise ParameterError(f"--{first} and --{second} set the same thing: give one.")
+    for name in ("strength", "iw"):
+        if name in values and not has_image:
+            raise ParameterError(
+                f"--{name} only applies to image prompts: attach an image to use it."
+            )
 
 
 def _sampler(text: str, profile: ModelProfile) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from pipeline.errors import ParameterError, PromptError
 from pipeline.families.base import ModelTraits
 from pipeline.models import profile_of
 from pipeline.request import GenerationRequest, parse_request, size_for_aspect
+from tests.request_fixtures import sd_profile
 
 SETTINGS = GenerationSettings(steps=25, max_steps=60, guidance=7.0, sampler="Euler a")
 NATIVE = (512, 512)
@@ -162,3 +164,53 @@ def test_request_round_trips_through_a_dict() -> None:
     """Store and rebuild a request without loss (jobs are persisted this way)."""
     request = parse("a fox --seed 3 --tile", init_image=Path("/tmp/in.png"), init_size=(64, 64))
     assert GenerationRequest.from_dict(request.to_dict()) == request
+
+
+@pytest.mark.parametrize(
+    ("text", "steps"), [("--q .25", 6), ("--quality .5", 12), ("--q 1", 25), ("--q 2", 50)]
+)
+def test_quality_multiplies_the_default_steps(text: str, steps: int) -> None:
+    """Turn --quality .25/.5/1/2 into that share of the default 25 steps."""
+    assert parse(f"a fox {text}").steps == steps
+
+
+def test_quality_stays_within_the_step_limit() -> None:
+    """Cap --quality 2 at the server's max_steps."""
+    settings = GenerationSettings(steps=40, max_steps=60)
+    profile = sd_profile((512, 512), settings)
+    assert parse("a fox --q 2", settings=settings, profile=profile).steps == 60
+
+
+@pytest.mark.parametrize(("value", "guidance"), [("0", 8.75), ("100", 7.0), ("1000", 2.8)])
+def test_stylize_scales_the_default_guidance(value: str, guidance: float) -> None:
+    """Map --stylize 0/100/1000 onto 1.25x, 1x and 0.4x the default guidance."""
+    assert parse(f"a fox --s {value}").guidance == pytest.approx(guidance)
+
+
+def test_image_weight_sets_how_much_of_the_image_survives(tmp_path: Path) -> None:
+    """Map --iw 0/1/3 onto strength 1.0, 0.7 and 0.1 for an image prompt."""
+    image = tmp_path / "in.png"
+    strengths = [
+        parse(f"a fox --iw {weight}", init_image=image, init_size=(64, 64)).strength
+        for weight in ("0", "1", "3")
+    ]
+    assert strengths == pytest.approx([1.0, 0.7, 0.1])
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("a fox --q 3", "--quality takes .25, .5, 1 or 2"),
+        ("a fox --s 1001", "--stylize must be a number from 0 to 1000"),
+        ("a fox --iw 1", "--iw only applies to image prompts"),
+        ("a fox --steps 10 --q 2", "--steps and --quality set the same thing"),
+        ("a fox --cfg 5 --s 50", "--cfg and --stylize set the same thing"),
+        ("a fox --v 6", "--v picks one of Midjourney's models"),
+        ("a fox --version 6", "--v picks one of Midjourney's models"),
+        ("a fox --niji 6", "with --model NAME"),
+    ],
+)
+def test_midjourney_parameters_are_checked_with_a_clear_error(text: str, words: str) -> None:
+    """Refuse out-of-range, orphaned, doubled and Midjourney-only parameters by name."""
+    with pytest.raises(ParameterError, match=re.escape(words)):
+        parse(text)

@@ -135,6 +135,8 @@ def parameters_line(request: GenerationRequest) -> str:
     line += f" · {request.sampler} · cfg {request.guidance:g}"
     if request.strength is not None:
         line += f" · strength {request.strength:g}"
+    if request.stop < 100:
+        line += f" · stop {request.stop}%"
     return line + (" · tile" if request.tile else "")
 
 

@@ -44,6 +44,7 @@ def batch_key(request: GenerationRequest) -> tuple[object, ...]:
         request.strength,
         request.tile,
         request.model,
+        request.stop,
     )
 
 

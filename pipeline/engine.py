@@ -321,8 +321,11 @@ class Engine:
         ) -> dict[str, Any]:
             if cancel is not None and cancel():
                 raise GenerationCanceled
+            # --stop: diffusers skips the remaining steps once interrupted, then decodes.
+            step, total = index + 1, math.ceil(int(pipe.num_timesteps) * request.stop / 100)
+            if step >= total:
+                pipe._interrupt = True
             if progress is not None:
-                step, total = index + 1, int(pipe.num_timesteps)
                 wants_preview = every > 0 and step % every == 0 and step < total
                 previews = self._previewer.images(tensors["latents"], size) if wants_preview else []
                 elapsed = time.perf_counter() - started

@@ -51,6 +51,8 @@ def _text(request: GenerationRequest, seeds: list[tuple[str, str]]) -> str:
         pairs.append(("Denoising strength", f"{request.strength:g}"))
     if request.tile:
         pairs.append(("Tiling", "True"))
+    if request.stop < 100:
+        pairs.append(("Stop at", f"{request.stop}%"))
     lines = [request.prompt]
     if request.negative_prompt:
         lines.append(f"Negative prompt: {request.negative_prompt}")

@@ -8,6 +8,8 @@
 - ``--iw`` ``0–3`` (image-prompt weight, Midjourney's default 1) sets how much of an attached
   image survives: the img2img strength is ``1 - 0.3 × iw`` (0 → 1.0, the image ignored;
   1 → 0.7; 3 → 0.1, the image nearly kept).
+- ``--stop`` ``10–100`` ends denoising at that share of the steps and decodes what is there
+  (diffusers' interrupt: the remaining steps are skipped), for a softer, less finished image.
 - ``--v``/``--version`` and ``--niji`` choose Midjourney's own models, which do not exist
   here: they are refused with a pointer to ``--model``.
 """

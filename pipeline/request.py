@@ -69,6 +69,7 @@ KNOWN_PARAMETERS = (
     "iw",
     "v",
     "niji",
+    "stop",
 )
 # Two ways to say one thing: giving both is refused rather than one silently winning.
 _EXCLUSIVE = (("steps", "quality"), ("cfg", "stylize"), ("strength", "iw"))
@@ -93,6 +94,7 @@ class GenerationRequest:
     operation: Operation = "txt2img"
     # The configured model's name; "" (jobs stored before models had names) is the default.
     model: str = ""
+    stop: int = 100  # finish at this share of the steps, in percent (Midjourney's --stop)
 
     @property
     def seeds(self) -> list[int]:
@@ -204,6 +206,7 @@ def parse_request(
         tile="tile" in values,
         operation="img2img" if init_image is not None else "txt2img",
         model=profile.name,
+        stop=_whole_number(values["stop"], "stop", 10, 100) if "stop" in values else 100,
     )
     profile.family.refuse_unsupported(request, profile.traits)
     return request

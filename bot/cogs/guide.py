@@ -26,7 +26,8 @@ GUIDE = f"""**/imagine** `prompt` — draws four images. Add parameters after th
 • `--tile` a seamless texture · with an attached image: `--strength 0.5` (0 keeps it, 1 ignores it)
 • `--model NAME` (or the `model` option) draws with another of this server's models: see **/models**
 • Midjourney's: `--q .25|.5|1|2` steps × that · `--s 0–1000` stylize (less literal; 100 = as is) ·
-`--iw 0–3` how much of an attached image to keep (`--v`/`--niji`: use `--model`)
+`--stop 10–100` finish early · `--iw 0–3` how much of an attached image to keep
+(`--v`/`--niji`: use `--model`)
 • weights: `(word:1.3)` `(word)` `[word]`, and `cat:: dog::2` to blend ideas
 FLUX models take no `--no` or negative prompt, nor `--tile`; FLUX schnell takes no `--cfg`.
 

@@ -313,3 +313,22 @@ def test_cancel_stops_with_generation_canceled(engine: Engine) -> None:
         engine.generate(request, progress=on_progress, cancel=asked.is_set)
     assert steps == [1]
     assert len(engine.generate(quick(engine, "a --seed 1")).images) == 1
+
+
+def test_stop_finishes_early_at_that_share_of_the_steps(engine: Engine) -> None:
+    """End --stop 50 after half of eight steps, with an image unlike the finished one."""
+    full = replace(engine.parse("a red circle --seed 4 --steps 8"), num_images=1)
+    events: list[Progress] = []
+    stopped = engine.generate(replace(full, stop=50), progress=events.append)
+    finished = engine.generate(full)
+    assert [event.step for event in events] == [1, 2, 3, 4]
+    assert events[-1].fraction == 1.0
+    assert max_difference(stopped.images[0], finished.images[0]) > 0
+
+
+def test_stop_at_100_runs_every_step(engine: Engine) -> None:
+    """Run all the steps of --stop 100, as without it."""
+    request = replace(engine.parse("a red circle --seed 4 --steps 4 --stop 100"), num_images=1)
+    events: list[Progress] = []
+    engine.generate(request, progress=events.append)
+    assert [event.step for event in events] == [1, 2, 3, 4]

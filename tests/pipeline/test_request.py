@@ -214,3 +214,11 @@ def test_midjourney_parameters_are_checked_with_a_clear_error(text: str, words: 
     """Refuse out-of-range, orphaned, doubled and Midjourney-only parameters by name."""
     with pytest.raises(ParameterError, match=re.escape(words)):
         parse(text)
+
+
+def test_stop_takes_a_share_of_the_steps() -> None:
+    """Read --stop 60 as finishing at 60 % of the steps; refuse values outside 10-100."""
+    assert parse("a fox --stop 60").stop == 60
+    assert parse("a fox").stop == 100
+    with pytest.raises(ParameterError, match="--stop must be a whole number from 10 to 100"):
+        parse("a fox --stop 5")

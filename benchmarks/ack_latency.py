@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import discord
 
 from bot.config import BotConfig
-from pipeline.config import load_config
+from pipeline.config_file import load_config
 from pipeline.engine import Engine
 from tests.bot.harness import is_result, running_easel
 from tests.fakediscord.emulator import DiscordEmulator

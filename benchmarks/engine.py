@@ -47,7 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.large_models import ARCHITECTURES, build_random, engine_for
 from benchmarks.sd15 import prepare_random_sd15
-from pipeline.config import PipelineConfig, load_config
+from pipeline.config import PipelineConfig
+from pipeline.config_file import load_config
 from pipeline.engine import Engine, Progress
 
 if TYPE_CHECKING:

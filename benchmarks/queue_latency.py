@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.store.database import Database
 from bot.store.jobs import SqliteJobStore
-from pipeline.config import PipelineConfig, QueueSettings, load_config
+from pipeline.config import PipelineConfig, QueueSettings
+from pipeline.config_file import load_config
 from pipeline.engine import Engine
 from pipeline.jobs import job_cost
 from pipeline.scheduler import JobScheduler

@@ -174,7 +174,7 @@ async def build_app(
     fail them) and pass ``rebuildable=False``, since a wrapper cannot be rebuilt as itself.
     """
     catalog = ModelCatalog.from_config(config)
-    requests = RequestBuilder(catalog, config.generation, config.input_images)
+    requests = RequestBuilder(catalog, config.generation, config.input_images, styles=config.styles)
     database = await open_database(config)
     stores = Stores(
         SqliteJobStore(database),

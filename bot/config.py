@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import ConfigDict, Field
 
-from pipeline.config import PipelineConfig, Section, load_config
+from pipeline.config import PipelineConfig, Section
+from pipeline.config_file import load_config
 
 if TYPE_CHECKING:
     from pathlib import Path

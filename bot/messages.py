@@ -132,6 +132,8 @@ def parameters_line(request: GenerationRequest) -> str:
     line = f"{seed_text} · {request.width}×{request.height} · {request.steps} steps"
     if request.model:
         line = f"{request.model} · {line}"
+    if request.style:
+        line += f" · style {request.style}"
     line += f" · {request.sampler} · cfg {request.guidance:g}"
     if request.strength is not None:
         line += f" · strength {request.strength:g}"
@@ -149,6 +151,8 @@ def info_embed(job: JobRecord, delivery: str | None = None) -> discord.Embed:
             name="Negative", value=shown_prompt(request.negative_prompt)[:1000], inline=False
         )
     embed.add_field(name="Model", value=request.model or "the default model")
+    if request.style:
+        embed.add_field(name="Style", value=request.style)
     embed.add_field(name="Seeds", value=" ".join(str(s) for s in request.seeds))
     embed.add_field(name="Size", value=f"{request.width}×{request.height}")
     embed.add_field(name="Steps", value=str(request.steps))

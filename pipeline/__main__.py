@@ -14,7 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.config import PipelineConfig, load_config
+from pipeline.config import PipelineConfig
+from pipeline.config_file import load_config
 from pipeline.errors import ConfigError, ModelLoadError, UserError
 
 if TYPE_CHECKING:
@@ -66,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         from pipeline.request_builder import RequestBuilder  # noqa: PLC0415
 
         requests = RequestBuilder(
-            ModelCatalog.from_config(config), config.generation, config.input_images
+            ModelCatalog.from_config(config),
+            config.generation,
+            config.input_images,
+            styles=config.styles,
         )
         request = _build_request(requests, arguments)
         engine = Engine.from_config(config, config.model_named(request.model))

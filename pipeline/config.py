@@ -1,4 +1,4 @@
-"""The engine's part of ``config.yaml``: validated, frozen settings and the file loader.
+"""The engine's part of ``config.yaml``: validated, frozen settings (read by :mod:`.config_file`).
 
 The bot extends :class:`PipelineConfig` with its own sections and loads the same file with
 :func:`load_config`, so both read one file with one set of rules: unknown keys are refused,
@@ -7,32 +7,23 @@ relative paths are relative to the config file, and ``EASEL_DATA_DIR`` overrides
 
 from __future__ import annotations
 
-import difflib
-import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, get_args
+from typing import Literal, Self
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from pipeline.errors import ConfigError
+from pipeline.errors import PromptError
+from pipeline.prompt_syntax import parse_weighted_prompt
 from pipeline.samplers import SAMPLER_NAMES, UNET_SAMPLERS, resolve_sampler_name
 
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from pydantic_core import ErrorDetails
-
-DATA_DIR_ENV = "EASEL_DATA_DIR"
 _LOCAL_CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -165,6 +156,25 @@ def model_label(path: str) -> str:
     return cleaned[:32]
 
 
+class StyleSettings(Section):
+    """A hidden style preset: a template around the member's prompt, and what it avoids."""
+
+    prompt: str = Field(description="the template; {prompt} is replaced by the member's prompt")
+    negative: str = ""
+    model: str | None = None
+
+    @field_validator("prompt")
+    @classmethod
+    def _holds_the_prompt(cls, value: str) -> str:
+        if value.count("{prompt}") != 1:
+            raise ValueError("must contain {prompt} exactly once, where the member's prompt goes")
+        try:
+            parse_weighted_prompt(value.replace("{prompt}", "x"))
+        except PromptError as error:
+            raise ValueError(f"its weighting cannot be read: {error}") from None
+        return value
+
+
 class GenerationSettings(Section):
     """Defaults and limits for what users may ask of the engine."""
 
@@ -240,6 +250,18 @@ class PipelineConfig(BaseModel):
     generation: GenerationSettings = GenerationSettings()
     input_images: InputImageSettings = InputImageSettings()
     queue: QueueSettings = QueueSettings()
+    styles: dict[str, StyleSettings] = {}
+
+    @field_validator("styles")
+    @classmethod
+    def _check_style_names(cls, value: dict[str, StyleSettings]) -> dict[str, StyleSettings]:
+        for name in value:
+            if not _MODEL_NAME.match(name) or name.casefold() == "raw":
+                raise ValueError(
+                    f"style name {name!r:.40}: use 1-32 letters, digits, '.', '_' or '-' "
+                    "('raw' is taken: it means no style)"
+                )
+        return value
 
     @field_validator("data_dir")
     @classmethod
@@ -298,89 +320,3 @@ class PipelineConfig(BaseModel):
     def model_cache_dir(self) -> Path:
         """Return where the default model's hub downloads are cached."""
         return self.cache_dir_for(self.default_model)
-
-
-ConfigT = TypeVar("ConfigT", bound=BaseModel)
-
-
-def read_config_file(path: Path) -> dict[str, Any]:
-    """Read the YAML file into a mapping, turning every way it can be unreadable into one line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path} (pass another with --config)") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read config file {path}: {error}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        where = getattr(error, "problem_mark", None)
-        position = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
-        raise ConfigError(f"{path}: not valid YAML{position}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys to values")
-    return data
-
-
-def load_config(
-    path: Path, schema: type[ConfigT], *, environ: Mapping[str, str] | None = None
-) -> ConfigT:
-    """Load and validate ``path`` with ``schema``; a :class:`ConfigError` names each bad key."""
-    environ = os.environ if environ is None else environ
-    path = path.expanduser().resolve()
-    data = read_config_file(path)
-    override = environ.get(DATA_DIR_ENV, "").strip()
-    if override:
-        data["data_dir"] = str(Path(override).expanduser().resolve())
-    try:
-        return schema.model_validate(data, context={"base_dir": path.parent})
-    except ValidationError as error:
-        lines = [f"  - {_describe(detail, schema)}" for detail in error.errors()]
-        raise ConfigError(f"invalid configuration in {path}:\n" + "\n".join(lines)) from None
-
-
-def unused_sections(path: Path, schema: type[BaseModel]) -> list[str]:
-    """List top-level keys of the file that ``schema`` does not read (belonging to other parts)."""
-    return sorted(set(read_config_file(path)) - set(schema.model_fields))
-
-
-def _describe(detail: ErrorDetails, schema: type[BaseModel]) -> str:
-    """Turn one pydantic error into ``key.path: what is wrong (got ...)``."""
-    key = ".".join(str(part) for part in detail["loc"]) or "(top level)"
-    if detail["type"] == "extra_forbidden":
-        return f"{key}: unknown key{_suggestion(detail['loc'], schema)}"
-    if detail["type"] == "missing":
-        return f"{key}: required but missing"
-    message = detail["msg"].removeprefix("Value error, ")
-    if detail["type"].endswith("_type") or detail["type"].endswith("_parsing"):
-        message = f"{message} (got {detail['input']!r:.60})"
-    return f"{key}: {message}"
-
-
-def _section_type(annotation: object) -> type[BaseModel] | None:
-    """Return the section class inside ``X``, ``X | None`` or ``tuple[X, ...]``."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for argument in get_args(annotation):
-        found = _section_type(argument)
-        if found is not None:
-            return found
-    return None
-
-
-def _suggestion(location: tuple[int | str, ...], schema: type[BaseModel]) -> str:
-    """Suggest the known key closest to a misspelt one, or list the known keys."""
-    model: type[BaseModel] = schema
-    for part in location[:-1]:
-        if isinstance(part, int):
-            continue  # an index into a list of sections
-        field = model.model_fields.get(str(part))
-        section = _section_type(field.annotation if field else None)
-        if section is None:
-            return ""
-        model = section
-    known = list(model.model_fields)
-    close = difflib.get_close_matches(str(location[-1]), known, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"

@@ -228,9 +228,9 @@ class Engine:
         lengths: dict[str, int] = {}
         groups: dict[int, list[int]] = {}
         for index, request in enumerate(requests):
-            texts = [request.prompt]
+            texts = [request.drawn_prompt]
             if self._family.negative_prompts:
-                texts.append(request.negative_prompt)
+                texts.append(request.drawn_negative)
             for text in texts:
                 if text not in lengths:
                     lengths[text] = int(self._encoder.encode([text]).tokens.shape[1])
@@ -280,9 +280,9 @@ class Engine:
 
         A family without negative prompts gets the positive ones back in their place.
         """
-        positives = [r.prompt for r in requests for _ in range(r.num_images)]
+        positives = [r.drawn_prompt for r in requests for _ in range(r.num_images)]
         negatives = (
-            [r.negative_prompt for r in requests for _ in range(r.num_images)]
+            [r.drawn_negative for r in requests for _ in range(r.num_images)]
             if self._family.negative_prompts
             else []
         )

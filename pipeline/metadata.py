@@ -51,6 +51,8 @@ def _text(request: GenerationRequest, seeds: list[tuple[str, str]]) -> str:
         pairs.append(("Denoising strength", f"{request.strength:g}"))
     if request.tile:
         pairs.append(("Tiling", "True"))
+    if request.style:
+        pairs.append(("Style", request.style))  # its text stays the server's
     if request.stop < 100:
         pairs.append(("Stop at", f"{request.stop}%"))
     lines = [request.prompt]

@@ -70,6 +70,7 @@ KNOWN_PARAMETERS = (
     "v",
     "niji",
     "stop",
+    "style",
 )
 # Two ways to say one thing: giving both is refused rather than one silently winning.
 _EXCLUSIVE = (("steps", "quality"), ("cfg", "stylize"), ("strength", "iw"))
@@ -95,6 +96,20 @@ class GenerationRequest:
     # The configured model's name; "" (jobs stored before models had names) is the default.
     model: str = ""
     stop: int = 100  # finish at this share of the steps, in percent (Midjourney's --stop)
+    # A style preset's name, and the texts it made, which are drawn but never shown.
+    style: str = ""
+    styled_prompt: str = ""
+    styled_negative: str = ""
+
+    @property
+    def drawn_prompt(self) -> str:
+        """Return the text the model reads: the style's expansion, else the prompt itself."""
+        return self.styled_prompt or self.prompt
+
+    @property
+    def drawn_negative(self) -> str:
+        """Return the negative prompt the model reads, the style's added in."""
+        return self.styled_negative or self.negative_prompt
 
     @property
     def seeds(self) -> list[int]:

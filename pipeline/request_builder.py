@@ -16,9 +16,10 @@ from pipeline.images import read_input_image
 from pipeline.request import parse_request, random_seed, size_for_aspect, split_parameters
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
-    from pipeline.config import GenerationSettings, InputImageSettings
+    from pipeline.config import GenerationSettings, InputImageSettings, StyleSettings
     from pipeline.models import ModelCatalog, ModelProfile
     from pipeline.request import GenerationRequest
 
@@ -33,10 +34,12 @@ class RequestBuilder:
         catalog: ModelCatalog,
         settings: GenerationSettings,
         input_limits: InputImageSettings,
+        styles: Mapping[str, StyleSettings] | None = None,
     ) -> None:
         self.catalog = catalog
         self.settings = settings
         self.input_limits = input_limits
+        self.styles = dict(styles or {})
 
     def parse(
         self,
@@ -53,10 +56,14 @@ class RequestBuilder:
         ``model`` is the command's option; ``--model`` in the text says the same, and the two
         must agree. An image prompt's size is read from the file unless ``init_size`` says it.
         """
-        profile = self.profile_for(text, model)
+        style_name, style = self._style(text)
+        option = model
+        if option is None and style is not None and "model" not in split_parameters(text).values:
+            option = style.model  # the style's model, unless the prompt names one
+        profile = self.profile_for(text, option)
         if init_image is not None and init_size is None and init_image.is_file():
             init_size = read_input_image(init_image, self.input_limits).size
-        return parse_request(
+        request = parse_request(
             text,
             settings=self.settings,
             profile=profile,
@@ -65,6 +72,19 @@ class RequestBuilder:
             init_size=init_size,
             seed_source=random_seed if seed is None else (lambda: seed),
         )
+        return request if style is None else _styled(request, style_name, style, profile)
+
+    def _style(self, text: str) -> tuple[str, StyleSettings | None]:
+        """Return the style preset ``--style`` names (none for ``raw`` or no ``--style``)."""
+        asked = split_parameters(text).values.get("style")
+        if asked is None or asked.casefold() == "raw":
+            return "", None
+        by_folded = {name.casefold(): name for name in self.styles}
+        name = by_folded.get(asked.casefold())
+        if name is None:
+            known = ", ".join([*self.styles, "raw"])
+            raise ParameterError(f"There is no style called {asked!r:.40} here. Styles: {known}.")
+        return name, self.styles[name]
 
     def profile_for(self, text: str, option: str | None = None) -> ModelProfile:
         """Return the model a prompt asks for: ``--model``, else the option, else the default."""
@@ -155,3 +175,21 @@ class RequestBuilder:
         profile = self.source_profile(source)
         rerolled = source.with_seed(random_seed() if seed is None else seed)
         return replace(rerolled, model=profile.name)
+
+
+def _styled(
+    request: GenerationRequest, name: str, style: StyleSettings, profile: ModelProfile
+) -> GenerationRequest:
+    """Wrap the request's prompt in the style's template; the member still sees their own."""
+    if style.negative and not profile.family.negative_prompts:
+        raise ParameterError(
+            f"The style {name} adds a negative prompt, which {profile.family.label} models "
+            "cannot use; choose another style or --style raw."
+        )
+    negative = ", ".join(text for text in (request.negative_prompt, style.negative) if text)
+    return replace(
+        request,
+        style=name,
+        styled_prompt=style.prompt.replace("{prompt}", request.prompt),
+        styled_negative=negative,
+    )

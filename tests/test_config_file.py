@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.config import BotConfig
-from pipeline.config import load_config
+from pipeline.config_file import load_config
 
 ROOT = Path(__file__).parents[1]
 

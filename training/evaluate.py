@@ -19,7 +19,8 @@ import torch
 from diffusers import StableDiffusionPipeline
 from PIL import Image
 
-from pipeline.config import PipelineConfig, load_config
+from pipeline.config import PipelineConfig
+from pipeline.config_file import load_config
 from pipeline.engine import Engine
 from training.captions import canonical_caption
 from training.measure import measure_scene

@@ -25,6 +25,7 @@ GUIDE = f"""**/imagine** `prompt` — draws four images. Add parameters after th
 • `--sampler NAME` one of {", ".join(UNET_SAMPLERS)} (FLUX models: {", ".join(FLOW_SAMPLERS)})
 • `--tile` a seamless texture · with an attached image: `--strength 0.5` (0 keeps it, 1 ignores it)
 • `--model NAME` (or the `model` option) draws with another of this server's models: see **/models**
+• `--style NAME` one of this server's style presets (`--style raw`: none)
 • Midjourney's: `--q .25|.5|1|2` steps × that · `--s 0–1000` stylize (less literal; 100 = as is) ·
 `--stop 10–100` finish early · `--iw 0–3` how much of an attached image to keep
 (`--v`/`--niji`: use `--model`)

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pipeline.config import PipelineConfig, load_config, model_label
+from pipeline.config import PipelineConfig, model_label
+from pipeline.config_file import load_config
 from pipeline.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.config import PipelineConfig, load_config
+from pipeline.config import PipelineConfig
+from pipeline.config_file import load_config
 from pipeline.engine import Engine
 from training.measure import measure_scene
 from training.scenes import Scene, render

@@ -226,3 +226,13 @@ def test_grid_is_two_by_two(tiny_engine: Engine) -> None:
     result = tiny_engine.generate(tiny_engine.parse("a --seed 1"))
     width, height = result.images[0].size
     assert result.grid().size == (width * 2, height * 2)
+
+
+def test_a_styled_request_draws_its_style_text(tiny_engine: Engine) -> None:
+    """Draw a styled request as its expanded text, not as the prompt the member typed."""
+    plain = replace(tiny_engine.parse("a red circle --seed 2 --steps 2"), num_images=1)
+    styled = replace(plain, style="blue", styled_prompt="a blue circle")
+    spelled_out = replace(plain, prompt="a blue circle")
+    drawn = tiny_engine.generate(styled).images[0]
+    assert max_difference(drawn, tiny_engine.generate(spelled_out).images[0]) == 0
+    assert max_difference(drawn, tiny_engine.generate(plain).images[0]) > 0

@@ -300,3 +300,21 @@ async def test_moderators_see_everyones_jobs_in_the_queue(
     assert f"<@{emulator.member.user.id}>" in mine.content
     assert "alice's" in theirs.content
     assert "<@" not in theirs.content
+
+
+async def test_a_style_is_named_in_info_and_its_text_kept_hidden(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Say in /info that a style drew the job; show its hidden text nowhere."""
+    styles = {"dreamy": {"prompt": "{prompt}, secret sauce", "negative": "hidden thing"}}
+    config = bot_config(tmp_path, tiny_model_dir, styles=styles)
+    async with running_easel(emulator, tiny_engine, config):
+        handle = await emulator.invoke_slash("imagine", {"prompt": "a fox --style dreamy"})
+        message = await handle.wait_for_original(is_result, timeout=LONG)
+        job_id = message.custom_ids()[0].split(":")[2]
+        shown = await (await emulator.invoke_slash("info", {"job": job_id})).wait_for_original()
+    fields = {field["name"]: field["value"] for field in shown.embeds[0]["fields"]}
+    assert fields["Style"] == "dreamy"
+    everything = message.content + str(shown.embeds) + str(message.attachments[0].data)
+    assert "secret sauce" not in everything
+    assert "hidden thing" not in everything

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -19,18 +18,21 @@ import discord
 
 from bot import messages
 from bot.buttons import ButtonAction, JobButtons, Press
+from bot.image_prompts import declared_size, save_attachment
 from bot.in_flight import InFlight, guarded
-from bot.job_context import JobContext, JobKind, entries_in_guild
+from bot.job_context import JobContext, JobKind, context_of, entries_in_guild
 from bot.permissions import Actor
-from pipeline.errors import InputImageError, UserError
-from pipeline.images import ALLOWED_FORMATS, decode_input_image
+from bot.repeats import check_room, repeat_messages, repeated
+from pipeline.errors import UserError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
     from bot.delivery import JobDelivery
+    from bot.job_defaults import JobSettings
     from bot.moderation.gate import ModerationGate
+    from bot.settings import SettingsService
     from bot.store.deliveries import DeliveryStore
     from bot.store.jobs import SqliteJobStore
     from bot.store.outbox import OutboxStore
@@ -41,7 +43,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_IMAGE_TYPES = {f"image/{name.lower()}" for name in ALLOWED_FORMATS} | {"image/jpg"}
 TROUBLES_SHOWN_SECONDS = 24 * 3600  # /queue shows undeliverable jobs of the last day
 GONE = "This image is no longer available (it was deleted or has expired)."
 
@@ -58,6 +59,7 @@ class ActionServices:
     delivery: JobDelivery
     moderation: ModerationGate
     buttons: JobButtons
+    settings: SettingsService
     inputs_dir: Path
     moderator_role: str | None
     clock: Callable[[], float]
@@ -93,19 +95,28 @@ class JobActions:
         model: str | None = None,
     ) -> None:
         """Queue a new grid from a prompt (and an optional image prompt) on a chosen model."""
-        self._precheck(prompt, negative or "", image, model)
+        settings = self._settings_here(interaction)
+        self._precheck(prompt, negative or "", image, model, settings)
+        repeats = self._s.requests.repeats(prompt)
+        check_room(self._s.scheduler, str(interaction.user.id), repeats)
         placeholder = await _acknowledge(interaction)
         # Moderate before downloading anything a banned user or blocked prompt came with.
         await self._moderate(interaction, [prompt, negative or ""])
-        init = await self._save_attachment(image) if image else None
+        limits, folder = self._s.requests.input_limits, self._s.inputs_dir
+        init = await save_attachment(image, limits, folder) if image else None
         request = await asyncio.to_thread(
             self._s.requests.parse,
             prompt,
             negative_prompt=negative or "",
             init_image=init,
             model=model,
+            defaults=settings.defaults,
         )
-        await self._submit(interaction, request, placeholder, JobKind.IMAGINE, moderated=True)
+        messages_for = [placeholder, *await repeat_messages(interaction, repeats)]
+        for job, message_id in zip(
+            [request, *repeated(request, repeats)], messages_for, strict=True
+        ):
+            await self._submit(interaction, job, message_id, JobKind.IMAGINE, moderated=True)
 
     @guarded
     async def upscale(self, interaction: discord.Interaction, job_id: str, index: int) -> None:
@@ -113,7 +124,10 @@ class JobActions:
         placeholder = await _acknowledge(interaction)
         source, image = await self._source_image(interaction, job_id, index)
         seed = source.request.seeds[index - 1] if index <= len(source.request.seeds) else None
-        request = self._s.requests.upscale_request(source.request, image, seed=seed)
+        defaults = self._settings_here(interaction).defaults
+        request = self._s.requests.upscale_request(
+            source.request, image, seed=seed, defaults=defaults
+        )
         await self._submit(
             interaction, request, placeholder, JobKind.UPSCALE, source=source, source_index=index
         )
@@ -129,7 +143,10 @@ class JobActions:
         """Queue four variations of image ``index``."""
         placeholder = await _acknowledge(interaction)
         source, image = await self._source_image(interaction, job_id, index)
-        request = self._s.requests.variation_request(source.request, image, strength=strength)
+        defaults = self._settings_here(interaction).defaults
+        request = self._s.requests.variation_request(
+            source.request, image, strength=strength, defaults=defaults
+        )
         await self._submit(
             interaction,
             request,
@@ -145,7 +162,8 @@ class JobActions:
         """Queue the same job again with a new seed."""
         placeholder = await _acknowledge(interaction)
         source = await self._source(interaction, job_id)
-        request = self._s.requests.reroll_request(source.request)
+        defaults = self._settings_here(interaction).defaults
+        request = self._s.requests.reroll_request(source.request, defaults=defaults)
         kind = JobContext.of(source).kind
         kind = JobKind.REROLL if kind == JobKind.IMAGINE else kind
         await self._submit(interaction, request, placeholder, kind, source=source)
@@ -245,21 +263,25 @@ class JobActions:
         """Return who acts."""
         return Actor.of(interaction, self._s.moderator_role)
 
+    def _settings_here(self, interaction: discord.Interaction) -> JobSettings:
+        """Return what the server's, channel's and member's settings say here (no I/O)."""
+        return self._s.settings.for_job(
+            interaction.guild_id, interaction.channel_id, interaction.user.id
+        )
+
     def _precheck(
-        self, prompt: str, negative: str, image: discord.Attachment | None, model: str | None
+        self,
+        prompt: str,
+        negative: str,
+        image: discord.Attachment | None,
+        model: str | None,
+        settings: JobSettings,
     ) -> None:
         """Refuse bad parameters, models and attachments before acknowledging (no I/O)."""
-        limits = self._s.requests.input_limits
         init = None
         if image is not None:
-            if image.size > limits.max_bytes:
-                raise InputImageError(
-                    f"The image is {image.size / 1048576:.1f} MB; the limit is "
-                    f"{limits.max_bytes / 1048576:.1f} MB."
-                )
-            if image.content_type and image.content_type.split(";")[0] not in _IMAGE_TYPES:
-                raise InputImageError("That file is not a PNG, JPEG or WebP image.")
-            init = (image.width or 512, image.height or 512)
+            settings.refuse_image_prompt()
+            init = declared_size(image, self._s.requests.input_limits)
         self._s.requests.parse(
             prompt,
             negative_prompt=negative,
@@ -267,17 +289,8 @@ class JobActions:
             init_size=init,
             seed=0,
             model=model,
+            defaults=settings.defaults,
         )
-
-    async def _save_attachment(self, attachment: discord.Attachment) -> Path:
-        """Download, check and re-save an attached image as PNG under the data directory."""
-        data = await attachment.read()
-        image = await asyncio.to_thread(decode_input_image, data, self._s.requests.input_limits)
-        folder = self._s.inputs_dir
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{uuid.uuid4().hex}.png"
-        await asyncio.to_thread(image.save, path, "PNG")
-        return path
 
     async def _job_here(self, actor: Actor, job_id: str) -> JobRecord | None:
         """Return a job of the server the actor is in; another server's jobs do not exist here."""
@@ -322,21 +335,10 @@ class JobActions:
         if not moderated:
             await self._moderate(interaction, [request.prompt, request.negative_prompt])
         actor = self._actor(interaction)
-        channel = interaction.channel
-        pressed = interaction.message if source is not None else None
-        context = JobContext(
-            kind=kind,
-            guild_id=interaction.guild_id,
-            channel_id=int(interaction.channel_id or 0),
-            application_id=interaction.application_id,
-            token=interaction.token,
-            token_issued_at=self._s.clock(),
-            message_id=placeholder,
-            upload_limit=interaction.filesize_limit,
-            nsfw_channel=bool(isinstance(channel, discord.TextChannel) and channel.is_nsfw()),
+        context = replace(
+            context_of(interaction, kind, placeholder, issued_at=self._s.clock(), source=source),
+            unsafe_images=self._settings_here(interaction).unsafe_images,
             rate_charges=await self._s.moderation.rate_charges(actor),
-            source_job=source.id if source is not None else None,
-            reply_to=pressed.id if pressed is not None else None,
             source_index=source_index,
             strength=strength,
         )

@@ -21,8 +21,11 @@ from bot.buttons import JobButtons
 from bot.client import BotParts, EaselBot
 from bot.cogs.guide import GuideCog
 from bot.cogs.imagine import ImagineCog
+from bot.cogs.loras import LorasCog
 from bot.cogs.models import ModelsCog
 from bot.cogs.moderation import ModerationCog
+from bot.cogs.settings import SettingsCog
+from bot.cogs.styles import StylesCog
 from bot.config import load_bot_config
 from bot.courier import Courier
 from bot.delivery import JobDelivery
@@ -34,13 +37,17 @@ from bot.moderation.admin import ModerationAdmin
 from bot.moderation.gate import ModerationGate
 from bot.moderation.image_safety import NudeNetClassifier
 from bot.outbox import Outbox
+from bot.server_styles import ServerStyles
+from bot.settings import SettingsService
 from bot.store.database import Database
 from bot.store.deliveries import DeliveryStore
 from bot.store.jobs import SqliteJobStore
 from bot.store.moderation import ModerationStore
 from bot.store.outbox import OutboxStore
+from bot.store.settings import SettingsStore
 from pipeline.engine import Engine
 from pipeline.jobs import job_cost
+from pipeline.loras import LoraCatalog
 from pipeline.model_pool import ModelPool, ModelResidency, cuda_free_bytes
 from pipeline.models import ModelCatalog
 from pipeline.request_builder import RequestBuilder
@@ -67,6 +74,18 @@ class Stores:
     deliveries: DeliveryStore
     outbox: OutboxStore
     moderation: ModerationStore
+    settings: SettingsStore
+
+    @classmethod
+    def over(cls, database: Database) -> Stores:
+        """Build every repository over the one database."""
+        return cls(
+            SqliteJobStore(database),
+            DeliveryStore(database),
+            OutboxStore(database),
+            ModerationStore(database),
+            SettingsStore(database),
+        )
 
 
 @dataclass(frozen=True)
@@ -83,6 +102,7 @@ class EaselApp:
     actions: JobActions
     in_flight: InFlight
     bot: EaselBot
+    settings: SettingsService
 
     async def shutdown(self) -> None:
         """Stop cleanly, in order, so no user is left without an answer.
@@ -119,7 +139,7 @@ def load_engine(config: BotConfig, name: str, device: str | None = None) -> Engi
     entry = config.model_named(name)
     if device is not None:
         entry = entry.model_copy(update={"device": device})
-    return Engine.from_config(config, entry)
+    return Engine.from_config(config, entry, loras=LoraCatalog(config.lora_dirs))
 
 
 def worker_devices(config: BotConfig) -> tuple[str | None, ...]:
@@ -174,14 +194,12 @@ async def build_app(
     fail them) and pass ``rebuildable=False``, since a wrapper cannot be rebuilt as itself.
     """
     catalog = ModelCatalog.from_config(config)
-    requests = RequestBuilder(catalog, config.generation, config.input_images, styles=config.styles)
-    database = await open_database(config)
-    stores = Stores(
-        SqliteJobStore(database),
-        DeliveryStore(database),
-        OutboxStore(database),
-        ModerationStore(database),
+    loras = LoraCatalog(config.lora_dirs)
+    requests = RequestBuilder(
+        catalog, config.generation, config.input_images, styles=config.styles, loras=loras
     )
+    db = await open_database(config)
+    stores = Stores.over(db)
     scheduler = _scheduler(config, catalog, requests, engines, stores.jobs, rebuildable=rebuildable)
     bot = EaselBot(guild_ids=config.discord.guild_ids, heartbeat_path=config.heartbeat_path)
     if classifier is None and config.moderation.image_check:
@@ -189,6 +207,8 @@ async def build_app(
     gate = ModerationGate(
         config.moderation, stores.moderation, bot.post_quietly, classifier, clock=clock
     )
+    styles = await ServerStyles.load(stores.settings, requests, gate.record)
+    settings = await SettingsService.load(stores.settings, styles, requests, gate.record)
     buttons = JobButtons()
     courier = Courier(bot, stores.deliveries, gate, buttons, clock=clock)
     outbox = Outbox(stores.outbox, stores.jobs, courier, clock=clock)
@@ -196,28 +216,27 @@ async def build_app(
         bot, courier, outbox, progress_interval=config.discord.progress_interval, clock=clock
     )
     in_flight = InFlight()
-    actions = JobActions(
-        ActionServices(
-            requests=requests,
-            scheduler=scheduler,
-            jobs=stores.jobs,
-            deliveries=stores.deliveries,
-            outbox=stores.outbox,
-            delivery=delivery,
-            moderation=gate,
-            buttons=buttons,
-            inputs_dir=config.inputs_dir,
-            moderator_role=config.discord.moderator_role,
-            clock=clock,
-        ),
-        in_flight,
+    services = ActionServices(
+        requests=requests,
+        scheduler=scheduler,
+        jobs=stores.jobs,
+        deliveries=stores.deliveries,
+        outbox=stores.outbox,
+        delivery=delivery,
+        moderation=gate,
+        buttons=buttons,
+        settings=settings,
+        inputs_dir=config.inputs_dir,
+        moderator_role=config.discord.moderator_role,
+        clock=clock,
     )
+    actions = JobActions(services, in_flight)
     actions.register_buttons(buttons)
     app = EaselApp(
-        config, database, stores, scheduler, gate, outbox, delivery, actions, in_flight, bot
+        config, db, stores, scheduler, gate, outbox, delivery, actions, in_flight, bot, settings
     )
     roster = ModelRoster(catalog, [e for e in engines if isinstance(e, ModelResidency)])
-    bot.install(_bot_parts(app, buttons, roster, Maintenance(config, database, clock=clock)))
+    bot.install(_bot_parts(app, buttons, roster, loras, Maintenance(config, db, clock=clock)))
     return app
 
 
@@ -247,7 +266,11 @@ def _scheduler(
 
 
 def _bot_parts(
-    app: EaselApp, buttons: JobButtons, roster: ModelRoster, maintenance: Maintenance
+    app: EaselApp,
+    buttons: JobButtons,
+    roster: ModelRoster,
+    loras: LoraCatalog,
+    maintenance: Maintenance,
 ) -> BotParts:
     """Choose the cogs and the start-up and background work the client runs."""
     role = app.config.discord.moderator_role
@@ -262,10 +285,13 @@ def _bot_parts(
 
     return BotParts(
         cogs=[
-            ImagineCog(app.actions, roster),
+            ImagineCog(app.actions, roster, loras),
             GuideCog(stores.jobs, scheduler, moderator_role=role),
             ModelsCog(roster),
+            LorasCog(loras, roster),
             ModerationCog(admin, moderator_role=role),
+            SettingsCog(app.settings, roster, moderator_role=role),
+            StylesCog(app.settings.styles, roster, moderator_role=role),
         ],
         buttons=buttons,
         resume=resume,

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from bot.app import load_engine, open_database
 from bot.config import load_bot_config
 from pipeline.errors import ConfigError, ModelLoadError
+from pipeline.loras import LoraCatalog
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -51,6 +53,7 @@ async def run_checks(config_path: Path, token: str) -> list[CheckResult]:
     results = [CheckResult("config", True, f"{config_path} is valid")]
     results.append(await asyncio.to_thread(_check_data_dir, config))
     results.append(await _check_database(config))
+    results.append(await asyncio.to_thread(_check_loras, config))
     for entry in config.model_entries:
         engine, loaded = await asyncio.to_thread(_load_model, config, entry.label)
         results.append(loaded)
@@ -83,6 +86,28 @@ def _check_data_dir(config: BotConfig) -> CheckResult:
             "give the bot's user write access, or point EASEL_DATA_DIR elsewhere",
         )
     return CheckResult("data dir", True, f"{config.data_dir} is writable")
+
+
+def _check_loras(config: BotConfig) -> CheckResult:
+    """Count the LoRAs found, by family, and name the files that could not be read."""
+    catalog = LoraCatalog(config.lora_dirs)
+    found = catalog.files()
+    candidates = [p for d in config.lora_dirs if d.is_dir() for p in d.glob("*.safetensors")]
+    unread = sorted({p.stem for p in candidates} - {lora.name for lora in found})
+    families = Counter(lora.family or "unknown family" for lora in found)
+    detail = f"{len(found)} found" + (
+        f" ({', '.join(f'{n} {family}' for family, n in sorted(families.items()))})"
+        if found
+        else ""
+    )
+    if unread:
+        return CheckResult(
+            "loras",
+            False,
+            f"{detail}; unreadable: {', '.join(unread)[:300]}",
+            "replace or remove those files (they are not LoRA .safetensors files)",
+        )
+    return CheckResult("loras", True, f"{detail} in {', '.join(map(str, config.lora_dirs))}")
 
 
 async def _check_database(config: BotConfig) -> CheckResult:

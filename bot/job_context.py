@@ -11,11 +11,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+import discord
+
+from bot.moderation.image_safety import NSFW_CHANNEL_MODES
 from bot.moderation.ratelimit import RateCharge, RateLimit
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
+    from bot.moderation.image_safety import NsfwChannelMode
     from pipeline.engine import VariationStrength
     from pipeline.jobs import JobRecord
     from pipeline.scheduler import QueueEntry
@@ -48,6 +52,7 @@ class JobContext:
     reply_to: int | None = None
     upload_limit: int = DEFAULT_UPLOAD_LIMIT
     nsfw_channel: bool = False
+    unsafe_images: NsfwChannelMode | None = None  # the channel's policy; None: the config's
     rate_charges: tuple[RateCharge, ...] = ()
     source_job: str | None = None
     source_index: int | None = None
@@ -73,6 +78,7 @@ class JobContext:
             reply_to=_optional_int(stored.get("reply_to")),
             upload_limit=int(stored.get("upload_limit", DEFAULT_UPLOAD_LIMIT)),
             nsfw_channel=bool(stored.get("nsfw_channel", False)),
+            unsafe_images=_nsfw_mode(stored.get("unsafe_images")),
             rate_charges=stored_rate_charges(stored),
             source_job=stored.get("source_job"),
             source_index=_optional_int(stored.get("source_index")),
@@ -101,6 +107,8 @@ class JobContext:
             stored["source_index"] = self.source_index
         if self.strength is not None:
             stored["strength"] = self.strength
+        if self.unsafe_images is not None:
+            stored["unsafe_images"] = self.unsafe_images
         return stored
 
     def token_usable(self, now: float) -> bool:
@@ -136,6 +144,11 @@ def _charge_from_stored(stored: Mapping[str, Any]) -> RateCharge:
     return RateCharge(key=str(stored["key"]), limit=limit, refusal=str(stored["refusal"]))
 
 
+def _nsfw_mode(value: object) -> NsfwChannelMode | None:
+    """Read a stored image-safety policy; anything unknown falls back to the config's."""
+    return next((mode for mode in NSFW_CHANNEL_MODES if mode == value), None)
+
+
 def _optional_int(value: object) -> int | None:
     """Read an optional id or number stored as a string or a number."""
     return None if value is None else int(str(value))
@@ -144,3 +157,32 @@ def _optional_int(value: object) -> int | None:
 def _optional_str(value: int | None) -> str | None:
     """Store an optional id as a string (Discord's snowflakes exceed JSON's safe integers)."""
     return None if value is None else str(value)
+
+
+def context_of(
+    interaction: discord.Interaction,
+    kind: JobKind,
+    message_id: int,
+    *,
+    issued_at: float,
+    source: JobRecord | None = None,
+) -> JobContext:
+    """Describe where a new job came from and where it is delivered (its message, its token).
+
+    A button's job replies to the message the button was on.
+    """
+    channel = interaction.channel
+    pressed = interaction.message if source is not None else None
+    return JobContext(
+        kind=kind,
+        guild_id=interaction.guild_id,
+        channel_id=int(interaction.channel_id or 0),
+        application_id=interaction.application_id,
+        token=interaction.token,
+        token_issued_at=issued_at,
+        message_id=message_id,
+        upload_limit=interaction.filesize_limit,
+        nsfw_channel=bool(isinstance(channel, discord.TextChannel) and channel.is_nsfw()),
+        source_job=source.id if source is not None else None,
+        reply_to=pressed.id if pressed is not None else None,
+    )

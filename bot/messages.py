@@ -139,6 +139,10 @@ def parameters_line(request: GenerationRequest) -> str:
         line += f" · strength {request.strength:g}"
     if request.stop < 100:
         line += f" · stop {request.stop}%"
+    if request.chaos:
+        line += f" · chaos {request.chaos}"
+    if request.loras:
+        line += " · " + " ".join(f"{use.name}:{use.weight:g}" for use in request.loras)
     return line + (" · tile" if request.tile else "")
 
 
@@ -153,6 +157,11 @@ def info_embed(job: JobRecord, delivery: str | None = None) -> discord.Embed:
     embed.add_field(name="Model", value=request.model or "the default model")
     if request.style:
         embed.add_field(name="Style", value=request.style)
+    if request.loras:
+        lines = "\n".join(f"{use.name} at {use.weight:g}" for use in request.loras)
+        embed.add_field(name="LoRAs", value=lines[:1000])
+    if request.chaos:
+        embed.add_field(name="Chaos", value=str(request.chaos))
     embed.add_field(name="Seeds", value=" ".join(str(s) for s in request.seeds))
     embed.add_field(name="Size", value=f"{request.width}×{request.height}")
     embed.add_field(name="Steps", value=str(request.steps))

@@ -50,3 +50,7 @@ class ModelRoster:
         needle = typed.casefold().strip()
         names = [name for name in self._catalog.names if needle in name.casefold()]
         return names[:AUTOCOMPLETE_LIMIT]
+
+    def family_of(self, model: str) -> str:
+        """Return a configured model's family name; an unknown model is the user's error."""
+        return self._catalog.profile(model).traits.family

@@ -10,6 +10,14 @@ from dataclasses import dataclass
 
 import discord
 
+from pipeline.errors import UserError
+
+NOT_A_MODERATOR = "Only moderators (Manage Messages, or the moderator role) can use this."
+
+
+class NotAModeratorError(UserError):
+    """A member who is not a moderator ran a moderator's command (Discord only hides them)."""
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -43,3 +51,16 @@ def is_moderator(interaction: discord.Interaction, moderator_role: str | None) -
     if moderator_role is None or not isinstance(user, discord.Member):
         return False
     return any(role.name == moderator_role for role in user.roles)
+
+
+def require_moderator(actor: Actor) -> None:
+    """Raise NotAModeratorError unless the actor moderates (checked when a command runs)."""
+    if not actor.moderator:
+        raise NotAModeratorError(NOT_A_MODERATOR)
+
+
+def guild_of(actor: Actor) -> int:
+    """Return the actor's server, refusing commands that work only in one."""
+    if actor.guild_id is None:
+        raise UserError("This command works in a server, not in direct messages.")
+    return actor.guild_id

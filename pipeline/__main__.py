@@ -63,17 +63,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(arguments.config, PipelineConfig)
         from pipeline.engine import Engine  # noqa: PLC0415 - torch loads only when needed
+        from pipeline.loras import LoraCatalog  # noqa: PLC0415
         from pipeline.models import ModelCatalog  # noqa: PLC0415
         from pipeline.request_builder import RequestBuilder  # noqa: PLC0415
 
+        loras = LoraCatalog(config.lora_dirs)
         requests = RequestBuilder(
             ModelCatalog.from_config(config),
             config.generation,
             config.input_images,
             styles=config.styles,
+            loras=loras,
         )
         request = _build_request(requests, arguments)
-        engine = Engine.from_config(config, config.model_named(request.model))
+        engine = Engine.from_config(config, config.model_named(request.model), loras=loras)
         print(_describe(request))
         result = engine.generate(request, progress=_show_progress)
     except (ConfigError, UserError) as error:
@@ -115,6 +118,8 @@ def _describe(request: GenerationRequest) -> str:
     how = f"{request.steps} steps, {request.sampler}, guidance {request.guidance:g}"
     if request.strength is not None:
         how += f", strength {request.strength:g}"
+    if request.loras:
+        how += ", LoRAs " + " ".join(use.tag() for use in request.loras)
     return f"{what}, {how}\nprompt: {request.prompt}" + (
         f"\nnegative: {request.negative_prompt}" if request.negative_prompt else ""
     )

@@ -1,7 +1,7 @@
 """Which requests may share one pipeline call, and how one call's images go back to each.
 
 Requests batch when everything that shapes the call is equal (size, steps, guidance, sampler,
-strength, tiling and the model); each still gets its own prompt, seeds and images.
+strength, tiling, the model and its LoRAs); each still gets its own prompt, seeds and images.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def batch_key(request: GenerationRequest) -> tuple[object, ...]:
         request.tile,
         request.model,
         request.stop,
+        request.loras,
     )
 
 

@@ -162,6 +162,16 @@ class StyleSettings(Section):
     prompt: str = Field(description="the template; {prompt} is replaced by the member's prompt")
     negative: str = ""
     model: str | None = None
+    steps: int | None = Field(default=None, ge=1, le=500)
+    loras: dict[str, float] = {}
+
+    @field_validator("loras")
+    @classmethod
+    def _check_lora_weights(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, weight in value.items():
+            if not -2.0 <= weight <= 2.0:
+                raise ValueError(f"the LoRA {name}'s weight {weight:g} is outside -2 to 2")
+        return value
 
     @field_validator("prompt")
     @classmethod
@@ -191,6 +201,8 @@ class GenerationSettings(Section):
     upscale_strength: float = Field(default=0.3, gt=0.0, le=1.0)
     upscale_tiling_above_pixels: int = Field(default=1024 * 1024, ge=64 * 64)
     preview_every: int = Field(default=5, ge=0, le=500)
+    max_loras: int = Field(default=4, ge=0, le=16)
+    max_repeat: int = Field(default=4, ge=1, le=40)
 
     @field_validator("sampler")
     @classmethod
@@ -213,6 +225,23 @@ class InputImageSettings(Section):
 
     max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     max_pixels: int = Field(default=40_000_000, ge=64 * 64)
+
+
+class LoraSettings(Section):
+    """Where LoRA files are: each ``.safetensors`` file is one LoRA, named by its file stem."""
+
+    dir: Path | None = None  # None: <data_dir>/loras
+    extra_dirs: tuple[Path, ...] = ()
+
+    @field_validator("dir")
+    @classmethod
+    def _resolve_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else (_base_dir(info) / value.expanduser()).resolve()
+
+    @field_validator("extra_dirs")
+    @classmethod
+    def _resolve_extra_dirs(cls, value: tuple[Path, ...], info: ValidationInfo) -> tuple[Path, ...]:
+        return tuple((_base_dir(info) / path.expanduser()).resolve() for path in value)
 
 
 class QueueSettings(Section):
@@ -251,6 +280,7 @@ class PipelineConfig(BaseModel):
     input_images: InputImageSettings = InputImageSettings()
     queue: QueueSettings = QueueSettings()
     styles: dict[str, StyleSettings] = {}
+    loras: LoraSettings = LoraSettings()
 
     @field_validator("styles")
     @classmethod
@@ -310,6 +340,11 @@ class PipelineConfig(BaseModel):
     def cache_dir_for(self, entry: ModelSettings) -> Path:
         """Return where hub downloads of a model are cached: in the data directory by default."""
         return entry.cache_dir or self.data_dir / "models"
+
+    @property
+    def lora_dirs(self) -> tuple[Path, ...]:
+        """Return the folders LoRAs are read from, the main one first (it wins name clashes)."""
+        return (self.loras.dir or self.data_dir / "loras", *self.loras.extra_dirs)
 
     @property
     def outputs_dir(self) -> Path:

@@ -20,10 +20,13 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from pipeline.batching import batch_key, check_batch, split_per_request
+from pipeline.chaos import scatter
 from pipeline.config import model_label
 from pipeline.errors import GenerationCanceled
 from pipeline.images import read_input_image
 from pipeline.loading import LoadedModel, load_model
+from pipeline.lora_adapters import LoraAdapters
+from pipeline.loras import LoraCatalog
 from pipeline.models import ModelCatalog, ModelProfile, profile_of
 from pipeline.request_builder import RequestBuilder, VariationStrength
 from pipeline.results import GenerationResult, Progress
@@ -53,6 +56,7 @@ class Engine:
         input_limits: InputImageSettings,
         *,
         profile: ModelProfile | None = None,
+        loras: LoraCatalog | None = None,
     ) -> None:
         """Wrap ``model``; ``profile`` names it and holds its defaults (else read from it)."""
         self.model = model
@@ -60,21 +64,32 @@ class Engine:
         self.input_limits = input_limits
         self.profile = profile or profile_of(model_label(model.name), model.traits, None, settings)
         self.requests = RequestBuilder(
-            ModelCatalog([self.profile], self.profile.name), settings, input_limits
+            ModelCatalog([self.profile], self.profile.name), settings, input_limits, loras=loras
         )
         pipe = model.txt2img
+        self.loras = LoraAdapters(pipe, loras, self.profile.name)
         self._family = model.family
         self._encoder = model.family.encoder(pipe, model.execution_device)
         self._previewer = model.family.previewer(pipe, model.execution_device)
         self._scheduler_config = pipe.scheduler.config
 
     @classmethod
-    def from_config(cls, config: PipelineConfig, entry: ModelEntry | None = None) -> Engine:
-        """Load a configured model (the default one unless ``entry`` says) into an engine."""
+    def from_config(
+        cls,
+        config: PipelineConfig,
+        entry: ModelEntry | None = None,
+        *,
+        loras: LoraCatalog | None = None,
+    ) -> Engine:
+        """Load a configured model (the default one unless ``entry`` says) into an engine.
+
+        ``loras`` is the server's LoRA catalog, shared by every engine; else one is made.
+        """
         entry = entry or config.default_model
         model = load_model(entry, config.cache_dir_for(entry))
         profile = profile_of(entry.label, model.traits, entry, config.generation)
-        return cls(model, config.generation, config.input_images, profile=profile)
+        catalog = loras or LoraCatalog(config.lora_dirs)
+        return cls(model, config.generation, config.input_images, profile=profile, loras=catalog)
 
     @property
     def name(self) -> str:
@@ -178,8 +193,10 @@ class Engine:
         if len(groups) > 1:
             return self._generate_groups(requests, groups, progress, cancel, started)
 
-        # 2. Encode prompts, each distinct text once
+        # 2. Switch to this call's LoRAs, then encode each distinct prompt once; add --chaos
+        self.loras.activate(first.loras)
         positive, negative = self._encode(requests)
+        positive = scatter(positive, requests)
 
         # 3. One generator per image, so image i is the same whatever it is batched with
         generators = [torch.Generator("cpu").manual_seed(s) for r in requests for s in r.seeds]

@@ -4,7 +4,9 @@ A1111 and Forge's "PNG Info" tab and Civitai read a PNG ``tEXt`` chunk named ``p
 the prompt, then ``Negative prompt: …``, then one line of ``Key: value`` pairs separated by
 ``", "`` (a value with a comma is quoted). In WebP and JPEG the same text goes into EXIF's
 UserComment, marked as UTF-16, as A1111 writes it. A grid carries the first image's seed,
-as A1111's grids do, and every image's seed under ``Grid seeds``.
+as A1111's grids do, and every image's seed under ``Grid seeds``. LoRAs are written as A1111
+writes them, ``<lora:NAME:WEIGHT>`` at the end of the prompt, and listed under ``Lora weights``;
+``--chaos`` is recorded as ``Chaos``.
 """
 
 from __future__ import annotations
@@ -55,7 +57,12 @@ def _text(request: GenerationRequest, seeds: list[tuple[str, str]]) -> str:
         pairs.append(("Style", request.style))  # its text stays the server's
     if request.stop < 100:
         pairs.append(("Stop at", f"{request.stop}%"))
-    lines = [request.prompt]
+    if request.chaos:
+        pairs.append(("Chaos", str(request.chaos)))
+    if request.loras:
+        weights = ", ".join(f"{use.name}: {use.weight:g}" for use in request.loras)
+        pairs.append(("Lora weights", weights))
+    lines = [" ".join([request.prompt, *(use.tag() for use in request.loras)])]
     if request.negative_prompt:
         lines.append(f"Negative prompt: {request.negative_prompt}")
     lines.append(", ".join(f"{key}: {_value(value)}" for key, value in pairs))
@@ -63,8 +70,8 @@ def _text(request: GenerationRequest, seeds: list[tuple[str, str]]) -> str:
 
 
 def _value(value: str) -> str:
-    """Quote a value that holds the pair separator, so readers split the line correctly."""
-    if "," in value or '"' in value:
+    """Quote a value holding a separator (``,`` or ``:``), so readers split the line right."""
+    if any(mark in value for mark in ',:"'):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return value
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 import random
 import re
-import unicodedata
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline.errors import ParameterError, PromptError
+from pipeline.lora_syntax import LoraUse
 from pipeline.midjourney import (
     VERSION_PARAMETERS,
     image_weight_strength,
@@ -25,6 +25,7 @@ from pipeline.midjourney import (
     refuse_version,
     stylize_guidance,
 )
+from pipeline.parameters import decimal, split_parameters, whole_number
 from pipeline.prompt_syntax import parse_weighted_prompt
 from pipeline.samplers import resolve_sampler_name
 
@@ -40,38 +41,8 @@ GRID_IMAGES = 4
 SEED_LIMIT = 2**32
 SIZE_MULTIPLE = 8
 MIN_SIDE = 32
-
-# Phones turn "--" into an em or en dash; accept those so "—ar 16:9" works as typed.
-_PARAMETER_START = re.compile(r"(?:^|(?<=\s))(?:--|\u2014|\u2013)([A-Za-z][\w-]*)")
-_WHOLE_NUMBER = re.compile(r"^\+?\d{1,20}$", re.ASCII)
-_DECIMAL = re.compile(r"^[+-]?(?:\d{1,20}(?:\.\d{0,20})?|\.\d{1,20})$", re.ASCII)
 _RATIO = re.compile(r"^(\d{1,6})\s*:\s*(\d{1,6})$", re.ASCII)
-_ALIASES = {
-    "aspect": "ar",
-    "guidance": "cfg",
-    "negative": "no",
-    "q": "quality",
-    "s": "stylize",
-    "version": "v",
-}
-KNOWN_PARAMETERS = (
-    "ar",
-    "seed",
-    "no",
-    "steps",
-    "cfg",
-    "strength",
-    "sampler",
-    "tile",
-    "model",
-    "quality",
-    "stylize",
-    "iw",
-    "v",
-    "niji",
-    "stop",
-    "style",
-)
+
 # Two ways to say one thing: giving both is refused rather than one silently winning.
 _EXCLUSIVE = (("steps", "quality"), ("cfg", "stylize"), ("strength", "iw"))
 
@@ -100,6 +71,8 @@ class GenerationRequest:
     style: str = ""
     styled_prompt: str = ""
     styled_negative: str = ""
+    loras: tuple[LoraUse, ...] = ()  # applied in this order, each at its weight
+    chaos: int = 0  # Midjourney's --chaos 0-100: how far the four images may stray apart
 
     @property
     def drawn_prompt(self) -> str:
@@ -136,40 +109,15 @@ class GenerationRequest:
         """Rebuild a request stored with :meth:`to_dict`."""
         values = dict(data)
         values["init_image"] = Path(values["init_image"]) if values.get("init_image") else None
+        values["loras"] = tuple(
+            LoraUse(str(u["name"]), float(u["weight"])) for u in values.get("loras", ())
+        )
         return cls(**values)
 
 
 def random_seed() -> int:
     """Return a fresh seed in the range users can type back with ``--seed``."""
     return random.SystemRandom().randrange(SEED_LIMIT)
-
-
-@dataclass(frozen=True)
-class _InlineParameters:
-    """The raw ``--name value`` pairs found in a prompt, before validation."""
-
-    prompt: str
-    values: dict[str, str]
-
-
-def split_parameters(text: str) -> _InlineParameters:
-    """Split ``text`` into the prompt and its ``--name value`` parameters (values unchecked)."""
-    matches = list(_PARAMETER_START.finditer(text))
-    prompt = text[: matches[0].start()] if matches else text
-    values: dict[str, str] = {}
-    for index, match in enumerate(matches):
-        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
-        name = match.group(1).lower()
-        name = _ALIASES.get(name, name)
-        if name not in KNOWN_PARAMETERS:
-            known = ", ".join(f"--{known}" for known in KNOWN_PARAMETERS)
-            raise ParameterError(
-                f"Unknown parameter --{match.group(1)}. Known parameters: {known}."
-            )
-        if name in values:
-            raise ParameterError(f"--{name} is given twice; give it once.")
-        values[name] = unicodedata.normalize("NFKC", text[match.end() : end]).strip()
-    return _InlineParameters(prompt=prompt.strip(), values=values)
 
 
 def parse_request(
@@ -211,7 +159,7 @@ def parse_request(
         steps=_steps(values, defaults.steps, settings.max_steps),
         guidance=_guidance(values, defaults.guidance),
         seed=(
-            _whole_number(values["seed"], "seed", 0, SEED_LIMIT - 1)
+            whole_number(values["seed"], "seed", 0, SEED_LIMIT - 1)
             if "seed" in values
             else seed_source()
         ),
@@ -221,7 +169,8 @@ def parse_request(
         tile="tile" in values,
         operation="img2img" if init_image is not None else "txt2img",
         model=profile.name,
-        stop=_whole_number(values["stop"], "stop", 10, 100) if "stop" in values else 100,
+        stop=whole_number(values["stop"], "stop", 10, 100) if "stop" in values else 100,
+        chaos=whole_number(values["chaos"], "chaos", 0, 100) if "chaos" in values else 0,
     )
     profile.family.refuse_unsupported(request, profile.traits)
     return request
@@ -300,30 +249,12 @@ def _merge_negative(negative_prompt: str, no_value: str | None) -> str:
     return ", ".join([t for t in [negative_prompt.strip()] if t] + terms)
 
 
-def _whole_number(text: str, name: str, low: int, high: int) -> int:
-    """Parse a whole number within [low, high] or explain the allowed range."""
-    if not _WHOLE_NUMBER.match(text) or not low <= int(text) <= high:
-        raise ParameterError(
-            f"--{name} must be a whole number from {low} to {high} (got {text!r:.40})."
-        )
-    return int(text)
-
-
-def _decimal(text: str, name: str, low: float, high: float) -> float:
-    """Parse a finite decimal within [low, high] or explain the allowed range."""
-    if not _DECIMAL.match(text) or not low <= float(text) <= high:
-        raise ParameterError(
-            f"--{name} must be a number from {low:g} to {high:g} (got {text!r:.40})."
-        )
-    return float(text)
-
-
 def _strength(values: dict[str, str], settings: GenerationSettings) -> float:
     """Return the image prompt's strength: ``--strength``, ``--iw``, else the default."""
     if "iw" in values:
         return image_weight_strength(values["iw"])
     text = values.get("strength")
-    return settings.strength if text is None else _decimal(text, "strength", 0.05, 1.0)
+    return settings.strength if text is None else decimal(text, "strength", 0.05, 1.0)
 
 
 def _steps(values: dict[str, str], default: int, max_steps: int) -> int:
@@ -331,7 +262,7 @@ def _steps(values: dict[str, str], default: int, max_steps: int) -> int:
     if "quality" in values:
         return quality_steps(values["quality"], default, max_steps)
     if "steps" in values:
-        return _whole_number(values["steps"], "steps", 1, max_steps)
+        return whole_number(values["steps"], "steps", 1, max_steps)
     return default
 
 
@@ -340,7 +271,7 @@ def _guidance(values: dict[str, str], default: float) -> float:
     if "stylize" in values:
         return stylize_guidance(values["stylize"], default)
     if "cfg" in values:
-        return _decimal(values["cfg"], "cfg", 0.0, 30.0)
+        return decimal(values["cfg"], "cfg", 0.0, 30.0)
     return default
 
 

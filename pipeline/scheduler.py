@@ -256,6 +256,20 @@ class JobScheduler:
         )
         self._work.set()
 
+    def room_for(self, owner: str) -> int:
+        """Return how many more jobs ``owner`` may queue now (``--repeat`` asks before queueing)."""
+        mine = (
+            self._fair.count_for(owner)
+            + self._submitting[owner]
+            + sum(
+                1
+                for job in self._jobs.values()
+                if job.status == "running" and job.record.owner == owner
+            )
+        )
+        own_room = self._settings.max_jobs_per_user - mine
+        return max(0, min(own_room, self._settings.max_pending - len(self._fair)))
+
     def _check_limits(self, owner: str) -> None:
         """Refuse a submission over the owner's or the server's limit, saying when to retry."""
         running = sum(

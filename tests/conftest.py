@@ -9,5 +9,6 @@ os.environ.pop("EASEL_DATA_DIR", None)
 pytest_plugins = [
     "tests.fakediscord.fixtures",
     "tests.engine_fixtures",
+    "tests.lora_fixtures",
     "tests.database_fixtures",
 ]

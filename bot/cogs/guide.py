@@ -26,8 +26,11 @@ GUIDE = f"""**/imagine** `prompt` — draws four images. Add parameters after th
 • `--tile` a seamless texture · with an attached image: `--strength 0.5` (0 keeps it, 1 ignores it)
 • `--model NAME` (or the `model` option) draws with another of this server's models: see **/models**
 • `--style NAME` one of this server's style presets (`--style raw`: none)
+• `--lora NAME:0.8` (or `<lora:NAME:0.8>`, or the `lora` option) adds a LoRA, weight -2 to 2,
+several allowed: see **/loras**
 • Midjourney's: `--q .25|.5|1|2` steps × that · `--s 0–1000` stylize (less literal; 100 = as is) ·
-`--stop 10–100` finish early · `--iw 0–3` how much of an attached image to keep
+`--stop 10–100` finish early · `--iw 0–3` how much of an attached image to keep ·
+`--chaos 0–100` how different the four images are · `--repeat N` N grids at once
 (`--v`/`--niji`: use `--model`)
 • weights: `(word:1.3)` `(word)` `[word]`, and `cat:: dog::2` to blend ideas
 FLUX models take no `--no` or negative prompt, nor `--tile`; FLUX schnell takes no `--cfg`.
@@ -39,7 +42,17 @@ Anyone may press them; the new job is theirs.
 
 **/info** `job` — every parameter and seed of a result (its id is under the image).
 **/queue** — your jobs waiting or running, with cancel buttons.
-**/models** — the models you can draw with, their sizes, and which are loaded."""
+**/models** — the models you can draw with, their sizes, and which are loaded.
+**/loras** — the LoRAs you can add, the models they fit and their trigger words.
+
+**Defaults** go server < channel < you < your prompt:
+**/prefer set** `aspect` `style` `model` `no` — your own defaults here (**/prefer show**,
+**/prefer reset**) · **/settings show** — what the server, this channel and you chose ·
+**/style list** — the presets `--style` takes here.
+Moderators: **/settings server** and **/settings channel** (default model and style, caps on
+steps and megapixels, a negative prompt no member can remove, image prompts on or off, what
+age-restricted channels do with unsafe images), **/settings reset**, **/style add**
+`name` `prompt` (with `{{prompt}}`), **/style remove**."""
 
 
 class GuideCog(commands.Cog):

@@ -187,9 +187,10 @@ class ModerationGate:
             return Screened(images, (), spoiler=False)
         readings = await asyncio.to_thread(read_safely, self._classifier, images, flagged)
         context = JobContext.of(job)
+        # The channel's (or server's) choice, recorded with the job, else the config's.
+        mode = context.unsafe_images or defaults.nsfw_channels
         showing = [
-            decide_showing(r, nsfw_channel=context.nsfw_channel, nsfw_mode=defaults.nsfw_channels)
-            for r in readings
+            decide_showing(r, nsfw_channel=context.nsfw_channel, nsfw_mode=mode) for r in readings
         ]
         withheld = tuple(i for i, decision in enumerate(showing) if decision == "withhold")
         shown = [placeholder(img) if i in withheld else img for i, img in enumerate(images)]

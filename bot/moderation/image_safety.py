@@ -34,7 +34,9 @@ UNSAFE_LABELS = frozenset(
     }
 )
 Showing = Literal["post", "spoiler", "withhold"]
-NsfwChannelMode = Literal["spoiler", "as_is"]
+# What an age-restricted channel does with an unsafe image (other channels always withhold).
+NsfwChannelMode = Literal["withhold", "spoiler", "as_is"]
+NSFW_CHANNEL_MODES: tuple[NsfwChannelMode, ...] = ("withhold", "spoiler", "as_is")
 
 
 @dataclass(frozen=True)
@@ -108,12 +110,16 @@ def read_safely(
 def decide_showing(
     reading: SafetyReading | None, *, nsfw_channel: bool, nsfw_mode: NsfwChannelMode
 ) -> Showing:
-    """Decide how an image may appear: as is, as a spoiler, or not at all."""
+    """Decide how an image may appear: as is, as a spoiler, or not at all.
+
+    ``nsfw_mode`` (the config's, or the channel's or server's choice) applies only in
+    age-restricted channels: no setting makes another channel show an unsafe image.
+    """
     if reading is None:
         return "withhold"  # fail closed: an image nobody could check is not shown
     if not reading.unsafe:
         return "post"
-    if not nsfw_channel:
+    if not nsfw_channel or nsfw_mode == "withhold":
         return "withhold"
     return "spoiler" if nsfw_mode == "spoiler" else "post"
 

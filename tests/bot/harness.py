@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from bot.app import build_app, model_pool
 from bot.config import BotConfig
 from pipeline.engine import Engine
+from pipeline.loras import LoraCatalog
 from pipeline.models import ModelCatalog, profile_of
 
 if TYPE_CHECKING:
@@ -34,7 +35,13 @@ def shared_pool(engine: Engine, config: BotConfig) -> ModelPool:
     profile = profile_of(entry.label, engine.model.traits, entry, config.generation)
     pool.adopt(
         entry.label,
-        Engine(engine.model, config.generation, config.input_images, profile=profile),
+        Engine(
+            engine.model,
+            config.generation,
+            config.input_images,
+            profile=profile,
+            loras=LoraCatalog(config.lora_dirs),
+        ),
     )
     return pool
 

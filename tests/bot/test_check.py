@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from typing import TYPE_CHECKING
 
 from tests.bot.process import LONG, start_bot
@@ -92,3 +93,27 @@ async def test_every_configured_model_is_loaded_and_the_failing_one_named(
     assert "✔ draw tiny" in output
     assert "✘ model three" in output
     assert "Stable Diffusion 3" in output
+
+
+async def test_loras_are_counted_by_family(
+    emulator: DiscordEmulator, tiny_model_dir: Path, tmp_path: Path, lora_dir: Path
+) -> None:
+    """Report how many LoRAs were found, by family."""
+    (tmp_path / "data" / "loras").mkdir(parents=True)
+    shutil.copy(lora_dir / "xl-ink.safetensors", tmp_path / "data" / "loras")
+    code, output = await check(emulator, tmp_path, tiny_model_dir, token=None)
+    assert code == 0
+    assert "✔ loras" in output
+    assert "1 found (1 sdxl)" in output
+
+
+async def test_an_unreadable_lora_file_fails_naming_it(
+    emulator: DiscordEmulator, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Name a .safetensors file in the LoRA folder that is not a LoRA, with the fix."""
+    (tmp_path / "data" / "loras").mkdir(parents=True)
+    (tmp_path / "data" / "loras" / "broken.safetensors").write_bytes(b"not a tensor file")
+    code, output = await check(emulator, tmp_path, tiny_model_dir, token=None)
+    assert code != 0
+    assert "✘ loras" in output
+    assert "unreadable: broken" in output

@@ -61,6 +61,7 @@ def full_context() -> JobContext:
         source_job="abc123",
         source_index=2,
         strength="strong",
+        unsafe_images="as_is",
     )
 
 
@@ -120,7 +121,19 @@ def test_a_context_stored_by_the_previous_release_reads_back() -> None:
 def test_the_stored_form_keeps_the_previous_release_keys() -> None:
     """Write the same keys the previous release wrote, so an older Easel can read them."""
     stored = full_context().to_stored()
-    assert set(stored) == set(PREVIOUS_RELEASE)
+    assert set(stored) == {*PREVIOUS_RELEASE, "unsafe_images"}  # an older Easel ignores it
+
+
+def test_the_channels_image_policy_is_stored_only_when_chosen() -> None:
+    """Leave the image-safety policy out of a context whose channel chose none."""
+    assert "unsafe_images" not in minimal_context().to_stored()
+    assert minimal_context(unsafe_images="withhold").to_stored()["unsafe_images"] == "withhold"
+
+
+def test_an_unknown_image_policy_falls_back_to_the_configs() -> None:
+    """Read a policy this Easel does not know as none, so the config's applies."""
+    stored = {**minimal_context().to_stored(), "unsafe_images": "blur"}
+    assert JobContext.from_stored(stored).unsafe_images is None
 
 
 def test_missing_optional_keys_get_defaults() -> None:

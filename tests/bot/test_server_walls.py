@@ -98,6 +98,7 @@ async def test_no_command_in_one_server_shows_or_changes_another_servers_jobs(
             "queue": {},
             "help": {},
             "models": {},
+            "loras": {},
             "stats": {},
             "filter add": {"pattern": "alice"},
             "filter remove": {"number": 99},
@@ -110,6 +111,16 @@ async def test_no_command_in_one_server_shows_or_changes_another_servers_jobs(
             "unban": {"user": alice},
             "audit": {},
             "modlog": {"channel": walls.channel},
+            "settings show": {},
+            "settings reset": {"where": "server"},
+            "settings server": {"max_steps": 1, "negative": "bobs-rule", "image_prompts": False},
+            "settings channel": {"style": "bobs"},  # refused: no such style in server B yet
+            "prefer set": {"aspect": "2:1"},
+            "prefer reset": {},
+            "prefer show": {},
+            "style add": {"name": "bobs", "prompt": "{prompt}, bob's way"},
+            "style remove": {"name": "nothing"},
+            "style list": {},
             "imagine": {"prompt": "bob's own"},  # last: server B's own job changes its queue
         }
         registered = set()
@@ -124,6 +135,8 @@ async def test_no_command_in_one_server_shows_or_changes_another_servers_jobs(
             )
             answers[name] = await handle.wait_for_original(lambda m: not m.loading, timeout=LONG)
         statuses = [walls.easel.scheduler.status_of(job) for job in walls.a_ids[1:]]
+        in_a = walls.easel.settings.for_job(emulator.guild.id, emulator.channel.id, alice.user.id)
+        styles_in_a = walls.easel.settings.styles.names(emulator.guild.id)
         filtered = await emulator.invoke_slash("imagine", {"prompt": "alice draws again"})
         still_allowed = await filtered.wait_for_original(lambda m: not m.loading, timeout=LONG)
     texts = {name: answer.content + str(answer.embeds) for name, answer in answers.items()}
@@ -135,6 +148,9 @@ async def test_no_command_in_one_server_shows_or_changes_another_servers_jobs(
     assert "0 waiting job(s) canceled" in answers["ban"].content
     assert statuses == ["running", "pending"]
     assert not still_allowed.ephemeral  # server B's filter and ban do not reach server A
+    assert in_a.defaults.enforced_negative == ""  # nor its settings and styles
+    assert (in_a.defaults.max_steps, in_a.image_prompts) == (None, True)
+    assert "bobs" not in styles_in_a
     assert not walls.grid.deleted
 
 

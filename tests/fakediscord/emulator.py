@@ -204,7 +204,7 @@ class DiscordEmulator(EmulatorServer):
         *,
         user: MemberRecord | None = None,
     ) -> InteractionRecord:
-        """Type into an autocompleting option of /name; the bot's choices land in the callback."""
+        """Type into an autocompleting option of /name ("name" or "group sub"); see the callback."""
         record = self.invoker.autocomplete(
             name, options, focused, member=user or self.member, channel=self.channel
         )

@@ -120,17 +120,31 @@ class Invoker:
     ) -> InteractionRecord:
         """Build the autocomplete interaction a client sends while the user types ``focused``.
 
-        Discord sends the partial values as typed, unvalidated, with the focused one marked.
+        Discord sends the partial values as typed, unvalidated, with the focused one marked;
+        for a subcommand ("group sub"), inside the subcommand's entry, as for invoking it.
         """
         guild = self.state.guild_of(channel)
-        command = self._command(name, guild)
-        schema = {option["name"]: option for option in command.options}
+        path = name.split()
+        command = self._command(path[0], guild)
+        options_schema = command.options
+        data_options: list[dict[str, Any]] = []
+        container = data_options
+        for part in path[1:]:
+            sub = next(
+                (o for o in options_schema if o["name"] == part and o["type"] in (1, 2)), None
+            )
+            if sub is None:
+                raise InvocationError(f"/{path[0]} has no subcommand {part!r}")
+            entry: dict[str, Any] = {"name": part, "type": sub["type"], "options": []}
+            container.append(entry)
+            container, options_schema = entry["options"], sub.get("options") or []
+        schema = {option["name"]: option for option in options_schema}
         if not schema.get(focused, {}).get("autocomplete"):
             raise InvocationError(f"/{name} option {focused!r} does not autocomplete")
-        data_options = [
+        container.extend(
             {"name": key, "type": schema[key]["type"], "value": value, "focused": key == focused}
             for key, value in options.items()
-        ]
+        )
         data: dict[str, Any] = {
             "id": str(command.id),
             "name": command.name,

@@ -9,6 +9,7 @@ from pathlib import Path
 from PIL import Image
 
 from pipeline.images import save_outputs
+from pipeline.lora_syntax import LoraUse
 from pipeline.metadata import (
     exif_comment,
     grid_parameters_text,
@@ -83,3 +84,16 @@ def test_webp_and_jpeg_carry_it_in_the_exif_user_comment() -> None:
         buffer = io.BytesIO()
         Image.new("RGB", (8, 8)).save(buffer, format=image_format, exif=exif_comment(text))
         assert read_parameters(Image.open(io.BytesIO(buffer.getvalue()))) == text
+
+
+def test_loras_are_written_as_a1111_writes_them() -> None:
+    """Append each LoRA's <lora:NAME:WEIGHT> to the prompt and list the weights."""
+    request = replace(REQUEST, loras=(LoraUse("ink", 0.8), LoraUse("pixel", 1.0)))
+    prompt, _, line = parameters_text(request).splitlines()
+    assert prompt == "a red fox, in the snow <lora:ink:0.8> <lora:pixel:1>"
+    assert 'Lora weights: "ink: 0.8, pixel: 1"' in line
+
+
+def test_chaos_is_recorded() -> None:
+    """Record --chaos in the settings line."""
+    assert "Chaos: 40" in parameters_text(replace(REQUEST, chaos=40))

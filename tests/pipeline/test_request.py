@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from pipeline.config import GenerationSettings
 from pipeline.errors import ParameterError, PromptError
 from pipeline.families.base import ModelTraits
+from pipeline.lora_syntax import LoraUse
 from pipeline.models import profile_of
 from pipeline.request import GenerationRequest, parse_request, size_for_aspect
 from tests.request_fixtures import sd_profile
@@ -222,3 +225,13 @@ def test_stop_takes_a_share_of_the_steps() -> None:
     assert parse("a fox").stop == 100
     with pytest.raises(ParameterError, match="--stop must be a whole number from 10 to 100"):
         parse("a fox --stop 5")
+
+
+def test_a_request_with_loras_and_chaos_round_trips_through_a_dict() -> None:
+    """Store and rebuild a request's LoRAs and chaos (buttons' jobs keep them)."""
+    request = replace(
+        parse("a fox --chaos 30"), loras=(LoraUse("ink", 0.8), LoraUse("pixel", -1.0))
+    )
+    rebuilt = GenerationRequest.from_dict(json.loads(json.dumps(request.to_dict())))
+    assert rebuilt == request
+    assert rebuilt.chaos == 30

@@ -128,3 +128,24 @@ def test_an_old_request_without_a_model_uses_the_default(button: str, tmp_path: 
     """Resolve a stored request from before models had names to the default model."""
     old = replace(builder().parse("a red fox --seed 5"), model="")
     assert BUTTONS[button](builder(), old, tmp_path / "image.png").model == "sd"
+
+
+@pytest.mark.parametrize(
+    ("text", "count"), [("a fox", 1), ("a fox --repeat 3", 3), ("a fox --r 4", 4)]
+)
+def test_repeat_asks_for_that_many_jobs(text: str, count: int) -> None:
+    """Read --repeat N (or --r N) as N jobs, one without it."""
+    assert builder().repeats(text) == count
+
+
+@pytest.mark.parametrize("value", ["0", "5", "two"])
+def test_repeat_outside_the_servers_limit_is_refused(value: str) -> None:
+    """Refuse --repeat beyond generation.max_repeat (4 by default), naming the range."""
+    with pytest.raises(ParameterError, match="from 1 to 4"):
+        builder().repeats(f"a fox --repeat {value}")
+
+
+def test_loras_on_a_server_without_them_are_refused() -> None:
+    """Refuse --lora where no LoRA folder is offered."""
+    with pytest.raises(ParameterError, match="does not offer LoRAs"):
+        builder().parse("a fox --lora ink")

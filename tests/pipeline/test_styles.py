@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from pydantic import ValidationError
@@ -10,10 +11,14 @@ from pydantic import ValidationError
 from pipeline.config import GenerationSettings, InputImageSettings, StyleSettings
 from pipeline.errors import ParameterError
 from pipeline.families.base import ModelTraits
+from pipeline.lora_syntax import LoraUse
 from pipeline.metadata import parameters_text
 from pipeline.models import ModelCatalog, profile_of
 from pipeline.request_builder import RequestBuilder
 from tests.request_fixtures import sd_profile
+
+if TYPE_CHECKING:
+    from pipeline.loras import LoraCatalog
 
 SETTINGS = GenerationSettings()
 STYLES = {
@@ -88,3 +93,33 @@ def test_a_template_that_cannot_hold_the_prompt_is_refused(template: str) -> Non
     """Refuse a template without exactly one {prompt}, or with broken weighting."""
     with pytest.raises(ValidationError):
         StyleSettings(prompt=template)
+
+
+def test_a_styles_steps_are_the_default_the_prompt_can_override() -> None:
+    """Draw a style's steps unless the prompt gives --steps or --quality."""
+    styles = {"quick": StyleSettings(prompt="{prompt}", steps=8)}
+    requests = RequestBuilder(
+        ModelCatalog([sd_profile()], "sd"), SETTINGS, InputImageSettings(), styles=styles
+    )
+    assert requests.parse("a fox --style quick").steps == 8
+    assert requests.parse("a fox --style quick --steps 12").steps == 12
+
+
+def test_a_styles_loras_apply_unless_the_prompt_weighs_them(lora_catalog: LoraCatalog) -> None:
+    """Add a style's LoRAs, the prompt's own weight for one of them winning."""
+    styles = {"inked": StyleSettings(prompt="{prompt}", loras={"sd-ink": 0.6, "sd-blur": 0.3})}
+    requests = RequestBuilder(
+        ModelCatalog([sd_profile()], "sd"),
+        SETTINGS,
+        InputImageSettings(),
+        styles=styles,
+        loras=lora_catalog,
+    )
+    request = requests.parse("a fox --style inked --lora sd-ink:1.2")
+    assert request.loras == (LoraUse("sd-ink", 1.2), LoraUse("sd-blur", 0.3))
+
+
+def test_a_styles_lora_weight_outside_minus_two_to_two_is_refused_at_start() -> None:
+    """Refuse a config style whose LoRA weight no prompt could give."""
+    with pytest.raises(ValidationError, match="outside -2 to 2"):
+        StyleSettings(prompt="{prompt}", loras={"ink": 3.0})

@@ -27,6 +27,18 @@ async def test_help_explains_parameters_and_buttons_privately(
         assert term in guide
 
 
+async def test_help_lists_the_defaults_and_style_commands(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Name /prefer, /settings and /style, and the order of defaults."""
+    async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)):
+        message = await (await emulator.invoke_slash("help")).wait_for_original()
+    guide = message.embeds[0]["description"]
+    assert "server < channel < you < your prompt" in guide
+    for term in ("/prefer set", "/settings show", "/settings server", "/style add", "{prompt}"):
+        assert term in guide
+
+
 async def test_stats_shows_todays_activity_to_moderators(
     emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
 ) -> None:

@@ -24,6 +24,7 @@ from tests.request_fixtures import sd_profile
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from bot.moderation.image_safety import NsfwChannelMode
     from bot.store.database import Database
 
 GUILD = 1_111_111_111_111_111_111
@@ -103,7 +104,12 @@ async def turn_on_modlog(store: ModerationStore) -> None:
     await store.update_settings(GuildSettings(GUILD, modlog_channel_id=MODLOG))
 
 
-def job_in(*, guild_id: int | None = GUILD, nsfw_channel: bool = False) -> JobRecord:
+def job_in(
+    *,
+    guild_id: int | None = GUILD,
+    nsfw_channel: bool = False,
+    unsafe_images: NsfwChannelMode | None = None,
+) -> JobRecord:
     """Return a job the member made in a channel of the guild."""
     request = parse_request(
         "a fox",
@@ -117,6 +123,7 @@ def job_in(*, guild_id: int | None = GUILD, nsfw_channel: bool = False) -> JobRe
         application_id=8,
         guild_id=guild_id,
         nsfw_channel=nsfw_channel,
+        unsafe_images=unsafe_images,
     )
     return JobRecord(id="job1", owner=str(MEMBER_ID), request=request, context=context.to_stored())
 
@@ -391,6 +398,28 @@ async def test_unsafe_images_are_spoilered_in_nsfw_channels(
     screened = await gate.screen_images(job_in(nsfw_channel=True), originals)
     assert (screened.images, screened.withheld, screened.spoiler) == (originals, (), True)
     assert await store.audit(GUILD) == []
+
+
+async def test_the_channels_recorded_policy_beats_the_configs(
+    store: ModerationStore, poster: RecordingPoster
+) -> None:
+    """Withhold, or post as is, in an NSFW channel whose job recorded that choice."""
+    gate = gate_of(store, poster, classifier=FixedClassifier([SAFE, UNSAFE]))
+    withheld = await gate.screen_images(
+        job_in(nsfw_channel=True, unsafe_images="withhold"), images()
+    )
+    as_is = await gate.screen_images(job_in(nsfw_channel=True, unsafe_images="as_is"), images())
+    assert (withheld.withheld, withheld.spoiler) == ((1,), False)
+    assert (as_is.withheld, as_is.spoiler) == ((), False)
+
+
+async def test_no_policy_shows_unsafe_images_outside_nsfw_channels(
+    store: ModerationStore, poster: RecordingPoster
+) -> None:
+    """Withhold an unsafe image outside NSFW channels whatever the job recorded."""
+    gate = gate_of(store, poster, classifier=FixedClassifier([SAFE, UNSAFE]))
+    screened = await gate.screen_images(job_in(unsafe_images="as_is"), images())
+    assert screened.withheld == (1,)
 
 
 async def test_safe_images_are_posted_as_they_are(

@@ -34,6 +34,8 @@ UNSAFE = SafetyReading(unsafe=True, labels=("BUTTOCKS_EXPOSED",), score=0.9)
         (UNSAFE, True, "as_is", "post"),
         (None, False, "as_is", "withhold"),
         (None, True, "as_is", "withhold"),
+        (SAFE, True, "withhold", "post"),
+        (UNSAFE, True, "withhold", "withhold"),
     ],
 )
 def test_the_policy_per_channel(

@@ -63,6 +63,7 @@ class ActionServices:
     inputs_dir: Path
     moderator_role: str | None
     clock: Callable[[], float]
+    show_style_text: bool = False
 
 
 class JobActions:
@@ -217,7 +218,7 @@ class JobActions:
             owed.attempts if owed else None,
             owed.last_error if owed else "",
         )
-        embed = messages.info_embed(job, state)
+        embed = messages.info_embed(job, state, show_style_text=self._s.show_style_text)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @guarded

@@ -228,6 +228,7 @@ async def build_app(
         settings=settings,
         inputs_dir=config.inputs_dir,
         moderator_role=config.discord.moderator_role,
+        show_style_text=config.discord.show_style_text,
         clock=clock,
     )
     actions = JobActions(services, in_flight)

@@ -25,6 +25,7 @@ class DiscordSettings(Section):
     guild_ids: tuple[int, ...] = ()
     moderator_role: str | None = None
     progress_interval: float = Field(default=2.0, ge=2.0, le=60.0)
+    show_style_text: bool = False  # /info shows a style preset's hidden text, not just its name
 
 
 class LoggingSettings(Section):

@@ -146,8 +146,13 @@ def parameters_line(request: GenerationRequest) -> str:
     return line + (" · tile" if request.tile else "")
 
 
-def info_embed(job: JobRecord, delivery: str | None = None) -> discord.Embed:
-    """Describe a job's full parameters, and where its delivery stands if it is not plain."""
+def info_embed(
+    job: JobRecord, delivery: str | None = None, *, show_style_text: bool = False
+) -> discord.Embed:
+    """Describe a job's full parameters, and where its delivery stands if it is not plain.
+
+    A style's hidden text is shown only where the server allows it (``show_style_text``).
+    """
     request = job.request
     embed = discord.Embed(title=f"Job {job.id}", description=shown_prompt(request.prompt))
     if request.negative_prompt:
@@ -157,6 +162,12 @@ def info_embed(job: JobRecord, delivery: str | None = None) -> discord.Embed:
     embed.add_field(name="Model", value=request.model or "the default model")
     if request.style:
         embed.add_field(name="Style", value=request.style)
+        if show_style_text:
+            drawn = shown_prompt(request.drawn_prompt)[:1000]
+            embed.add_field(name="Style text", value=drawn, inline=False)
+            if request.drawn_negative:
+                negative = shown_prompt(request.drawn_negative)[:1000]
+                embed.add_field(name="Style negative", value=negative, inline=False)
     if request.loras:
         lines = "\n".join(f"{use.name} at {use.weight:g}" for use in request.loras)
         embed.add_field(name="LoRAs", value=lines[:1000])

@@ -318,3 +318,19 @@ async def test_a_style_is_named_in_info_and_its_text_kept_hidden(
     everything = message.content + str(shown.embeds) + str(message.attachments[0].data)
     assert "secret sauce" not in everything
     assert "hidden thing" not in everything
+
+
+async def test_info_shows_a_styles_text_where_the_server_allows_it(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Show the drawn text of a style in /info when discord.show_style_text is on."""
+    styles = {"dreamy": {"prompt": "{prompt}, secret sauce", "negative": "hidden thing"}}
+    config = bot_config(tmp_path, tiny_model_dir, styles=styles, discord={"show_style_text": True})
+    async with running_easel(emulator, tiny_engine, config):
+        handle = await emulator.invoke_slash("imagine", {"prompt": "a fox --style dreamy"})
+        message = await handle.wait_for_original(is_result, timeout=LONG)
+        job_id = message.custom_ids()[0].split(":")[2]
+        shown = await (await emulator.invoke_slash("info", {"job": job_id})).wait_for_original()
+    fields = {field["name"]: field["value"] for field in shown.embeds[0]["fields"]}
+    assert fields["Style text"] == "a fox, secret sauce"
+    assert fields["Style negative"] == "hidden thing"

@@ -80,6 +80,10 @@ class JobActions:
             ButtonAction.VARY_STRONG, lambda i, p: self.vary(i, p.job_id, int(p.arg), "strong")
         )
         buttons.on(ButtonAction.VARY, self._vary_upscaled)
+        buttons.on(
+            ButtonAction.UPSCALE_AGAIN,
+            lambda i, p: self.upscale(i, p.job_id, 1, creative=p.arg == "creative"),
+        )
         buttons.on(ButtonAction.REROLL, lambda i, p: self.reroll(i, p.job_id))
         buttons.on(ButtonAction.DELETE, lambda i, p: self.delete(i, p.job_id))
         buttons.on(ButtonAction.CANCEL, lambda i, p: self.cancel(i, p.job_id))
@@ -120,14 +124,16 @@ class JobActions:
             await self._submit(interaction, job, message_id, JobKind.IMAGINE, moderated=True)
 
     @guarded
-    async def upscale(self, interaction: discord.Interaction, job_id: str, index: int) -> None:
-        """Queue a 2× upscale of image ``index`` of a grid."""
+    async def upscale(
+        self, interaction: discord.Interaction, job_id: str, index: int, *, creative: bool = False
+    ) -> None:
+        """Queue a 2× upscale of image ``index`` of a grid (or of an upscale, again)."""
         placeholder = await _acknowledge(interaction)
         source, image = await self._source_image(interaction, job_id, index)
         seed = source.request.seeds[index - 1] if index <= len(source.request.seeds) else None
         defaults = self._settings_here(interaction).defaults
         request = self._s.requests.upscale_request(
-            source.request, image, seed=seed, defaults=defaults
+            source.request, image, seed=seed, defaults=defaults, creative=creative
         )
         await self._submit(
             interaction, request, placeholder, JobKind.UPSCALE, source=source, source_index=index

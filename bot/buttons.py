@@ -1,4 +1,4 @@
-"""The buttons under results: U1–U4, V1–V4, 🔄, 🗑️, Vary (Subtle/Strong), and cancel.
+"""The buttons under results: U1–U4, V1–V4, 🔄, 🗑️, Vary and Upscale (two ways each), cancel.
 
 Every button's ``custom_id`` is ``easel:<action>:<job>[:<arg>]``, with the action one of
 :class:`ButtonAction`. Because the id carries the job, a button on a message posted before a
@@ -31,6 +31,7 @@ class ButtonAction(StrEnum):
     UPSCALE = "u"  # arg: the image's number, 1-4
     VARY_STRONG = "v"  # arg: the image's number, 1-4
     VARY = "vary"  # arg: "subtle" or "strong", under an upscaled image
+    UPSCALE_AGAIN = "up"  # arg: "subtle" or "creative", under an upscaled image
     REROLL = "r"
     DELETE = "d"
     CANCEL = "c"
@@ -107,11 +108,14 @@ class JobButtons:
         return view
 
     def upscale_view(self, job_id: str) -> discord.ui.View:
-        """Return the buttons under an upscaled image: Vary (Subtle), Vary (Strong), 🗑️."""
+        """Return the buttons under an upscaled image: Vary and Upscale (each two ways), 🗑️."""
         view = discord.ui.View(timeout=None)
         for strength in ("subtle", "strong"):
             press = Press(ButtonAction.VARY, job_id, strength)
             view.add_item(self.button(press, label=f"Vary ({strength.title()})", emoji="🪄"))
+        for how in ("subtle", "creative"):
+            press = Press(ButtonAction.UPSCALE_AGAIN, job_id, how)
+            view.add_item(self.button(press, label=f"Upscale ({how.title()})", emoji="🔍"))
         view.add_item(self.button(Press(ButtonAction.DELETE, job_id), emoji="🗑️"))
         return view
 

@@ -199,6 +199,7 @@ class GenerationSettings(Section):
     variation_subtle: float = Field(default=0.35, gt=0.0, le=1.0)
     variation_strong: float = Field(default=0.65, gt=0.0, le=1.0)
     upscale_strength: float = Field(default=0.3, gt=0.0, le=1.0)
+    upscale_creative: float = Field(default=0.55, gt=0.0, le=1.0)
     upscale_tiling_above_pixels: int = Field(default=1024 * 1024, ge=64 * 64)
     preview_every: int = Field(default=5, ge=0, le=500)
     max_loras: int = Field(default=4, ge=0, le=16)

@@ -230,8 +230,13 @@ class RequestBuilder:
         *,
         seed: int | None = None,
         defaults: JobDefaults = NO_DEFAULTS,
+        creative: bool = False,
     ) -> GenerationRequest:
-        """Describe a 2× upscale of one image: Lanczos, then a light img2img refinement."""
+        """Describe a 2× upscale of one image: Lanczos, then an img2img refinement.
+
+        The refinement is light (``upscale_strength``: Upscale Subtle, and U1–U4) or, with
+        ``creative``, strong enough to add detail of its own (``upscale_creative``).
+        """
         profile = self.source_profile(source)
         width, height = source.width * 2, source.height * 2
         limit = self._limits(defaults).max_pixels
@@ -248,7 +253,9 @@ class RequestBuilder:
             seed=source.seed if seed is None else seed,
             num_images=1,
             init_image=image,
-            strength=self.settings.upscale_strength,
+            strength=(
+                self.settings.upscale_creative if creative else self.settings.upscale_strength
+            ),
             operation="upscale",
             model=profile.name,
         )

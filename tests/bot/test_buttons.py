@@ -60,7 +60,13 @@ async def test_the_whole_loop_upscale_vary_variation_and_reroll(
     assert upscale.request.init_image == first.outputs[1]
     assert (upscale.request.width, upscale.request.height) == (64, 64)
     assert Image.open(io.BytesIO(upscaled.attachments[0].data)).size == (64, 64)
-    assert [b.get("label") for b in upscaled.buttons()] == ["Vary (Subtle)", "Vary (Strong)", None]
+    assert [b.get("label") for b in upscaled.buttons()] == [
+        "Vary (Subtle)",
+        "Vary (Strong)",
+        "Upscale (Subtle)",
+        "Upscale (Creative)",
+        None,
+    ]
     assert vary_strong.request.operation == "variation"
     assert vary_strong.request.strength == easel.config.generation.variation_strong
     assert vary_three.request.init_image == vary_strong.outputs[2]
@@ -183,3 +189,41 @@ async def test_restart_finds_a_delivery_that_reached_discord_instead_of_posting_
     assert results == [grid]
     assert getattr(found, "message_id", None) == grid.id
     emulator.assert_no_errors()
+
+
+async def test_an_upscale_can_be_upscaled_again_subtly_or_creatively(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Upscale an upscale 2× again: lightly refined (Subtle) or strongly (Creative)."""
+    async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)) as easel:
+        grid = await imagine(emulator, "a red circle --seed 10")
+        upscaled = await press(emulator, grid, f"easel:u:{job_of(grid)}:1")
+        subtle = await press(emulator, upscaled, f"easel:up:{job_of(upscaled)}:subtle")
+        creative = await press(emulator, upscaled, f"easel:up:{job_of(upscaled)}:creative")
+        jobs = [await easel.stores.jobs.get(job_of(m)) for m in (upscaled, subtle, creative)]
+    assert None not in jobs
+    source, light, strong = jobs  # type: ignore[misc]
+    assert Image.open(io.BytesIO(creative.attachments[0].data)).size == (128, 128)
+    assert light.request.init_image == source.outputs[0]
+    assert light.request.seed == strong.request.seed == source.request.seed
+    assert light.request.strength == easel.config.generation.upscale_strength
+    assert strong.request.strength == easel.config.generation.upscale_creative
+    assert [b.get("label") for b in creative.buttons()][2:4] == [
+        "Upscale (Subtle)",
+        "Upscale (Creative)",
+    ]
+    emulator.assert_no_errors()
+
+
+async def test_upscaling_past_the_pixel_limit_is_refused_with_the_limit(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Refuse Upscale (Creative) privately when 2× would pass generation.max_pixels."""
+    config = bot_config(tmp_path, tiny_model_dir, generation={"max_pixels": 64 * 64})
+    async with running_easel(emulator, tiny_engine, config):
+        grid = await imagine(emulator, "a red circle --seed 10")
+        upscaled = await press(emulator, grid, f"easel:u:{job_of(grid)}:1")
+        click = await emulator.click(upscaled, f"easel:up:{job_of(upscaled)}:creative")
+        reply = await click.wait_for_followup(timeout=LONG)
+    assert reply.ephemeral
+    assert "would exceed this server's limit" in reply.content

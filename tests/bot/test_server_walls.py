@@ -163,6 +163,9 @@ async def test_no_button_in_one_server_acts_on_another_servers_jobs(
             ButtonAction.UPSCALE: Press(ButtonAction.UPSCALE, walls.done_id, "1"),
             ButtonAction.VARY_STRONG: Press(ButtonAction.VARY_STRONG, walls.done_id, "1"),
             ButtonAction.VARY: Press(ButtonAction.VARY, walls.done_id, "subtle"),
+            ButtonAction.UPSCALE_AGAIN: Press(
+                ButtonAction.UPSCALE_AGAIN, walls.done_id, "creative"
+            ),
             ButtonAction.REROLL: Press(ButtonAction.REROLL, walls.done_id),
             ButtonAction.DELETE: Press(ButtonAction.DELETE, walls.done_id),
             ButtonAction.CANCEL: Press(ButtonAction.CANCEL, walls.waiting_id),
@@ -194,7 +197,7 @@ async def test_no_button_in_one_server_acts_on_another_servers_jobs(
         waiting = walls.easel.scheduler.status_of(walls.waiting_id)
         stored = await walls.easel.stores.jobs.get(walls.done_id)
     assert all(message.ephemeral for message in refusals.values())
-    assert all("no longer available" in refusals[a].content for a in list(presses)[:4])
+    assert all("no longer available" in refusals[a].content for a in list(presses)[:5])
     assert "not in this server" in refusals[ButtonAction.CANCEL].content
     assert (jobs_before, jobs_after) == (2, 2)
     assert waiting == "pending"

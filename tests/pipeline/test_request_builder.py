@@ -149,3 +149,12 @@ def test_loras_on_a_server_without_them_are_refused() -> None:
     """Refuse --lora where no LoRA folder is offered."""
     with pytest.raises(ParameterError, match="does not offer LoRAs"):
         builder().parse("a fox --lora ink")
+
+
+def test_a_creative_upscale_refines_more_strongly(tmp_path: Path) -> None:
+    """Refine Upscale (Creative) at upscale_creative, and Subtle at upscale_strength."""
+    source = builder().parse("a fox")
+    settings = builder().settings
+    assert builder().upscale_request(source, tmp_path).strength == settings.upscale_strength
+    creative = builder().upscale_request(source, tmp_path, creative=True)
+    assert creative.strength == settings.upscale_creative > settings.upscale_strength

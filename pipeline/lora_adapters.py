@@ -3,9 +3,9 @@
 A LoRA is read from disk the first time a job on this model uses it, then stays loaded as a
 named PEFT adapter; each call activates exactly its own set and weights (``set_adapters``),
 and a call without LoRAs disables them all (``disable_lora``). Both give exactly the pixels
-of a model that never loaded a LoRA for the weights they turn off (measured:
-``../shared/FIELD-NOTES.md``), so nothing leaks from one job into the next. Weights are never
-fused into the model, which would leave round-off behind.
+of a model that never loaded a LoRA for the weights they turn off (tested in
+``tests/pipeline/test_lora_adapters.py``), so nothing leaks from one job into the next.
+Weights are never fused into the model, which would leave round-off behind.
 
 Like the engine that owns it, this is not thread-safe: one worker thread per engine.
 """

@@ -100,11 +100,11 @@ class JobActions:
         model: str | None = None,
     ) -> None:
         """Queue a new grid from a prompt (and an optional image prompt) on a chosen model."""
-        settings = self._settings_here(interaction)
+        settings = self.settings_here(interaction)
         self._precheck(prompt, negative or "", image, model, settings)
         repeats = self._s.requests.repeats(prompt)
         check_room(self._s.scheduler, str(interaction.user.id), repeats)
-        placeholder = await _acknowledge(interaction)
+        placeholder = await acknowledge(interaction)
         # Moderate before downloading anything a banned user or blocked prompt came with.
         await self._moderate(interaction, [prompt, negative or ""])
         limits, folder = self._s.requests.input_limits, self._s.inputs_dir
@@ -121,21 +121,21 @@ class JobActions:
         for job, message_id in zip(
             [request, *repeated(request, repeats)], messages_for, strict=True
         ):
-            await self._submit(interaction, job, message_id, JobKind.IMAGINE, moderated=True)
+            await self.submit(interaction, job, message_id, JobKind.IMAGINE, moderated=True)
 
     @guarded
     async def upscale(
         self, interaction: discord.Interaction, job_id: str, index: int, *, creative: bool = False
     ) -> None:
         """Queue a 2× upscale of image ``index`` of a grid (or of an upscale, again)."""
-        placeholder = await _acknowledge(interaction)
-        source, image = await self._source_image(interaction, job_id, index)
+        placeholder = await acknowledge(interaction)
+        source, image = await self.source_image(interaction, job_id, index)
         seed = source.request.seeds[index - 1] if index <= len(source.request.seeds) else None
-        defaults = self._settings_here(interaction).defaults
+        defaults = self.settings_here(interaction).defaults
         request = self._s.requests.upscale_request(
             source.request, image, seed=seed, defaults=defaults, creative=creative
         )
-        await self._submit(
+        await self.submit(
             interaction, request, placeholder, JobKind.UPSCALE, source=source, source_index=index
         )
 
@@ -148,13 +148,13 @@ class JobActions:
         strength: VariationStrength,
     ) -> None:
         """Queue four variations of image ``index``."""
-        placeholder = await _acknowledge(interaction)
-        source, image = await self._source_image(interaction, job_id, index)
-        defaults = self._settings_here(interaction).defaults
+        placeholder = await acknowledge(interaction)
+        source, image = await self.source_image(interaction, job_id, index)
+        defaults = self.settings_here(interaction).defaults
         request = self._s.requests.variation_request(
             source.request, image, strength=strength, defaults=defaults
         )
-        await self._submit(
+        await self.submit(
             interaction,
             request,
             placeholder,
@@ -167,13 +167,13 @@ class JobActions:
     @guarded
     async def reroll(self, interaction: discord.Interaction, job_id: str) -> None:
         """Queue the same job again with a new seed."""
-        placeholder = await _acknowledge(interaction)
-        source = await self._source(interaction, job_id)
-        defaults = self._settings_here(interaction).defaults
+        placeholder = await acknowledge(interaction)
+        source = await self.source(interaction, job_id)
+        defaults = self.settings_here(interaction).defaults
         request = self._s.requests.reroll_request(source.request, defaults=defaults)
         kind = JobContext.of(source).kind
         kind = JobKind.REROLL if kind == JobKind.IMAGINE else kind
-        await self._submit(interaction, request, placeholder, kind, source=source)
+        await self.submit(interaction, request, placeholder, kind, source=source)
 
     async def _vary_upscaled(self, interaction: discord.Interaction, press: Press) -> None:
         """Vary the one image of an upscale, subtly or strongly."""
@@ -270,7 +270,7 @@ class JobActions:
         """Return who acts."""
         return Actor.of(interaction, self._s.moderator_role)
 
-    def _settings_here(self, interaction: discord.Interaction) -> JobSettings:
+    def settings_here(self, interaction: discord.Interaction) -> JobSettings:
         """Return what the server's, channel's and member's settings say here (no I/O)."""
         return self._s.settings.for_job(
             interaction.guild_id, interaction.channel_id, interaction.user.id
@@ -306,23 +306,23 @@ class JobActions:
             return None
         return job
 
-    async def _source(self, interaction: discord.Interaction, job_id: str) -> JobRecord:
+    async def source(self, interaction: discord.Interaction, job_id: str) -> JobRecord:
         """Return the finished job of this server a button refers to."""
         job = await self._job_here(self._actor(interaction), job_id)
         if job is None or job.status != "done":
             raise UserError(GONE)
         return job
 
-    async def _source_image(
+    async def source_image(
         self, interaction: discord.Interaction, job_id: str, index: int
     ) -> tuple[JobRecord, Path]:
         """Return a finished job of this server and the file of its image ``index``."""
-        job = await self._source(interaction, job_id)
+        job = await self.source(interaction, job_id)
         if index > len(job.outputs) or not job.outputs[index - 1].exists():
             raise UserError(GONE)
         return job, job.outputs[index - 1]
 
-    async def _submit(
+    async def submit(
         self,
         interaction: discord.Interaction,
         request: GenerationRequest,
@@ -344,7 +344,7 @@ class JobActions:
         actor = self._actor(interaction)
         context = replace(
             context_of(interaction, kind, placeholder, issued_at=self._s.clock(), source=source),
-            unsafe_images=self._settings_here(interaction).unsafe_images,
+            unsafe_images=self.settings_here(interaction).unsafe_images,
             rate_charges=await self._s.moderation.rate_charges(actor),
             source_index=source_index,
             strength=strength,
@@ -372,7 +372,7 @@ class JobActions:
         await self._s.moderation.screen_prompt(actor, texts)
 
 
-async def _acknowledge(interaction: discord.Interaction) -> int:
+async def acknowledge(interaction: discord.Interaction) -> int:
     """Defer publicly ("thinking…") and return the placeholder message's id.
 
     When the connection drops before Discord's answer, the defer may still have been applied:

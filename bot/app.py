@@ -29,6 +29,8 @@ from bot.cogs.styles import StylesCog
 from bot.config import load_bot_config
 from bot.courier import Courier
 from bot.delivery import JobDelivery
+from bot.edit_actions import EditActions
+from bot.edit_forms import JobForms
 from bot.in_flight import InFlight
 from bot.logs import setup_logging
 from bot.maintenance import Maintenance
@@ -231,14 +233,24 @@ async def build_app(
         show_style_text=config.discord.show_style_text,
         clock=clock,
     )
-    actions = JobActions(services, in_flight)
-    actions.register_buttons(buttons)
+    actions, forms = _use_cases(services, in_flight)
     app = EaselApp(
         config, db, stores, scheduler, gate, outbox, delivery, actions, in_flight, bot, settings
     )
     roster = ModelRoster(catalog, [e for e in engines if isinstance(e, ModelResidency)])
-    bot.install(_bot_parts(app, buttons, roster, loras, Maintenance(config, db, clock=clock)))
+    bot.install(
+        _bot_parts(app, buttons, roster, loras, Maintenance(config, db, clock=clock), forms=forms)
+    )
     return app
+
+
+def _use_cases(services: ActionServices, in_flight: InFlight) -> tuple[JobActions, JobForms]:
+    """Build the use cases, and register their handlers on the buttons and the forms."""
+    actions = JobActions(services, in_flight)
+    actions.register_buttons(services.buttons)
+    forms = JobForms()
+    EditActions(actions, services.requests).register(services.buttons, forms)
+    return actions, forms
 
 
 def _scheduler(
@@ -272,6 +284,8 @@ def _bot_parts(
     roster: ModelRoster,
     loras: LoraCatalog,
     maintenance: Maintenance,
+    *,
+    forms: JobForms,
 ) -> BotParts:
     """Choose the cogs and the start-up and background work the client runs."""
     role = app.config.discord.moderator_role
@@ -295,6 +309,7 @@ def _bot_parts(
             StylesCog(app.settings.styles, roster, moderator_role=role),
         ],
         buttons=buttons,
+        forms=forms,
         resume=resume,
         background=[app.moderation.warm_up, maintenance.run_forever, app.outbox.run_forever],
     )

@@ -1,4 +1,4 @@
-"""The buttons under results: U1–U4, V1–V4, 🔄, 🗑️, Vary and Upscale (two ways each), cancel.
+"""The buttons under results: U1–U4, V1–V4, 🔄, 🗑️, and the editing set under an upscale.
 
 Every button's ``custom_id`` is ``easel:<action>:<job>[:<arg>]``, with the action one of
 :class:`ButtonAction`. Because the id carries the job, a button on a message posted before a
@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 import discord
 
+from pipeline.canvas import ARROWS
+
 if TYPE_CHECKING:
     import re
 
@@ -32,6 +34,11 @@ class ButtonAction(StrEnum):
     VARY_STRONG = "v"  # arg: the image's number, 1-4
     VARY = "vary"  # arg: "subtle" or "strong", under an upscaled image
     UPSCALE_AGAIN = "up"  # arg: "subtle" or "creative", under an upscaled image
+    VARY_REGION = "vr"  # opens the Vary (Region) form
+    ZOOM = "z"  # arg: "2" or "15" (Zoom Out 2x, 1.5x)
+    CUSTOM_ZOOM = "zc"  # opens the Custom Zoom form
+    PAN = "p"  # arg: "left", "right", "up" or "down"
+    SQUARE = "sq"  # Make Square
     REROLL = "r"
     DELETE = "d"
     CANCEL = "c"
@@ -107,16 +114,34 @@ class JobButtons:
         view.add_item(self.button(Press(ButtonAction.DELETE, job_id), emoji="🗑️", row=1))
         return view
 
-    def upscale_view(self, job_id: str) -> discord.ui.View:
-        """Return the buttons under an upscaled image: Vary and Upscale (each two ways), 🗑️."""
+    def upscale_view(self, job_id: str, *, square: bool) -> discord.ui.View:
+        """Return the editing set under an upscaled image, a row per kind of tool.
+
+        Vary (Subtle, Strong, Region) / Upscale (Subtle, Creative) / Zoom Out 2x, 1.5x, Custom
+        Zoom, Make Square (unless ``square``) / the four pans / 🗑️.
+        """
         view = discord.ui.View(timeout=None)
         for strength in ("subtle", "strong"):
             press = Press(ButtonAction.VARY, job_id, strength)
-            view.add_item(self.button(press, label=f"Vary ({strength.title()})", emoji="🪄"))
+            view.add_item(self.button(press, label=f"Vary ({strength.title()})", emoji="🪄", row=0))
+        region = Press(ButtonAction.VARY_REGION, job_id)
+        view.add_item(self.button(region, label="Vary (Region)", emoji="🖌️", row=0))
         for how in ("subtle", "creative"):
             press = Press(ButtonAction.UPSCALE_AGAIN, job_id, how)
-            view.add_item(self.button(press, label=f"Upscale ({how.title()})", emoji="🔍"))
-        view.add_item(self.button(Press(ButtonAction.DELETE, job_id), emoji="🗑️"))
+            view.add_item(self.button(press, label=f"Upscale ({how.title()})", emoji="🔍", row=1))
+        for arg, label in (("2", "Zoom Out 2x"), ("15", "Zoom Out 1.5x")):
+            view.add_item(self.button(Press(ButtonAction.ZOOM, job_id, arg), label=label, row=2))
+        custom = Press(ButtonAction.CUSTOM_ZOOM, job_id)
+        view.add_item(self.button(custom, label="Custom Zoom", emoji="🔎", row=2))
+        if not square:
+            view.add_item(
+                self.button(Press(ButtonAction.SQUARE, job_id), label="Make Square", row=2)
+            )
+        for direction, arrow in ARROWS.items():
+            view.add_item(
+                self.button(Press(ButtonAction.PAN, job_id, direction), emoji=arrow, row=3)
+            )
+        view.add_item(self.button(Press(ButtonAction.DELETE, job_id), emoji="🗑️", row=4))
         return view
 
     def cancel_button(self, job_id: str, label: str) -> JobButton:

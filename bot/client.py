@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from bot.buttons import JobButtons
+    from bot.edit_forms import JobForms
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class BotParts:
 
     cogs: Sequence[commands.Cog]
     buttons: JobButtons
+    forms: JobForms
     resume: Callable[[], Awaitable[None]]
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]]
 
@@ -88,6 +90,11 @@ class EaselBot(commands.Bot):
             logger.warning(
                 "could not post to channel %s of guild %s: %s", channel_id, guild_id, error
             )
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Hand submitted forms to their handlers (modals are not kept across restarts)."""
+        if self.parts is not None and interaction.type == discord.InteractionType.modal_submit:
+            await self.parts.forms.dispatch(interaction)
 
     async def on_ready(self) -> None:
         """Record in the heartbeat that the gateway is connected."""

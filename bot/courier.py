@@ -141,7 +141,11 @@ class Courier:
             encode_to_fit, picture, limit, f"easel-{job.id}", parameters
         )
         buttons = self._buttons
-        view = buttons.upscale_view(job.id) if len(images) == 1 else buttons.grid_view(job.id)
+        view = (
+            buttons.upscale_view(job.id, square=job.request.width == job.request.height)
+            if len(images) == 1
+            else buttons.grid_view(job.id)
+        )
 
         def file() -> discord.File:
             return discord.File(

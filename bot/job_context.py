@@ -36,6 +36,7 @@ class JobKind(StrEnum):
     REROLL = "reroll"
     VARIATION = "variation"
     UPSCALE = "upscale"
+    EDIT = "edit"  # Zoom Out, Pan, Make Square, Vary (Region)
 
 
 @dataclass(frozen=True)

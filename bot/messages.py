@@ -29,6 +29,7 @@ _KIND_TITLES = {
     JobKind.REROLL: " (reroll)",
     JobKind.VARIATION: " (variations)",
     JobKind.UPSCALE: " (upscale)",
+    JobKind.EDIT: " (edit)",
 }
 
 
@@ -46,6 +47,8 @@ def headline(job: JobRecord) -> str:
         title = f" (upscale of image #{context.source_index or '?'})"
     elif context.kind == JobKind.VARIATION:
         title = f" (variations, {context.strength or 'strong'})"
+    elif context.kind == JobKind.EDIT and job.request.edit is not None:
+        title = f" ({job.request.edit.label})"
     return f"**{shown_prompt(job.request.prompt)}**{title} — <@{job.owner}>"
 
 

@@ -2,7 +2,8 @@
 
 Generate without Discord: the same engine, config and prompt syntax as the bot. Writes the
 2×2 grid (``--single`` also writes the four images), or img2img from ``--init``, or a 2×
-upscale of ``--init`` with ``--upscale``; prints the seeds and the timing.
+upscale of ``--init`` with ``--upscale``, or a Zoom Out (``--zoom-out 2``) or Pan
+(``--pan left``) of ``--init``; prints the seeds and the timing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.canvas import DIRECTIONS
 from pipeline.config import PipelineConfig
 from pipeline.config_file import load_config
 from pipeline.errors import ConfigError, ModelLoadError, UserError
@@ -49,14 +51,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--single", action="store_true", help="also write each image separately")
     parser.add_argument("--init", type=Path, help="start from this image (img2img)")
     parser.add_argument("--upscale", action="store_true", help="upscale the --init image 2×")
+    parser.add_argument(
+        "--zoom-out", type=float, metavar="F", help="zoom out of the --init image by F (1-2)"
+    )
+    parser.add_argument("--pan", choices=DIRECTIONS, help="extend the --init image towards a side")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     arguments = build_parser().parse_args(argv)
-    if arguments.upscale and arguments.init is None:
-        print("error: --upscale needs the image to upscale: --init IMAGE", file=sys.stderr)
+    edits = [name for name in ("upscale", "zoom_out", "pan") if getattr(arguments, name)]
+    if edits and arguments.init is None:
+        option = "--" + edits[0].replace("_", "-")
+        print(f"error: {option} needs the image to work on: --init IMAGE", file=sys.stderr)
+        return EXIT_USAGE
+    if len(edits) > 1:
+        print("error: choose one of --upscale, --zoom-out and --pan", file=sys.stderr)
         return EXIT_USAGE
     # transformers announces optional packages it lacks at import; users need not see that.
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -99,13 +110,19 @@ def _build_request(requests: RequestBuilder, arguments: argparse.Namespace) -> G
     request = requests.parse(
         arguments.prompt, negative_prompt=arguments.negative, init_image=arguments.init
     )
-    if not arguments.upscale:
+    if not (arguments.upscale or arguments.zoom_out or arguments.pan):
         return request
-    from pipeline.images import read_input_image  # noqa: PLC0415 - only for upscales
+    from pipeline.edit_requests import EditRequests  # noqa: PLC0415 - only for edits
+    from pipeline.images import read_input_image  # noqa: PLC0415
 
     width, height = read_input_image(arguments.init, requests.input_limits).size
     multiple = requests.profile_for(arguments.prompt).family.size_multiple
     source = replace(request, width=width - width % multiple, height=height - height % multiple)
+    edits = EditRequests(requests)
+    if arguments.zoom_out:
+        return edits.zoom(source, arguments.init, arguments.zoom_out, seed=request.seed)
+    if arguments.pan:
+        return edits.pan(source, arguments.init, arguments.pan, seed=request.seed)
     return requests.upscale_request(source, arguments.init)
 
 

@@ -41,6 +41,7 @@ def batch_key(request: GenerationRequest) -> tuple[object, ...]:
         request.guidance,
         request.sampler,
         request.init_image is None,
+        request.edit is None,  # edits run the inpainting pipeline
         request.strength,
         request.tile,
         request.model,

@@ -83,6 +83,8 @@ class ModelSettings(Section):
     quantize: Literal["none", "int8", "fp8"] = "none"
     cpu_threads: int | None = Field(default=None, ge=1, le=1024)
     cache_dir: Path | None = None
+    # A dedicated inpainting model (a diffusers folder or hub id) whose UNet draws the edits.
+    inpaint: str | None = None
 
     @field_validator("path")
     @classmethod
@@ -92,6 +94,16 @@ class ModelSettings(Section):
     @field_validator("config")
     @classmethod
     def _resolve_config(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else _resolve_model_reference(value, info, must_exist=True)
+
+    @field_validator("inpaint")
+    @classmethod
+    def _resolve_inpaint(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and value.lower().endswith(_LOCAL_CHECKPOINT_SUFFIXES):
+            raise ValueError(
+                "takes a diffusers folder or hub id of an inpainting model (its unet/ is used), "
+                "not a single file"
+            )
         return None if value is None else _resolve_model_reference(value, info, must_exist=True)
 
     @field_validator("cache_dir")

@@ -23,7 +23,7 @@ from pipeline.batching import batch_key, check_batch, split_per_request
 from pipeline.chaos import scatter
 from pipeline.config import model_label
 from pipeline.errors import GenerationCanceled
-from pipeline.images import read_input_image
+from pipeline.image_inputs import EditInputs, edits_of, init_images
 from pipeline.loading import LoadedModel, load_model
 from pipeline.lora_adapters import LoraAdapters
 from pipeline.loras import LoraCatalog
@@ -36,8 +36,6 @@ from pipeline.tiling import seamless_tiling
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
-
-    from PIL import Image
 
     from pipeline.config import GenerationSettings, InputImageSettings, ModelEntry, PipelineConfig
     from pipeline.families.base import Embeddings
@@ -209,20 +207,7 @@ class Engine:
             "output_type": "pil",
             "callback_on_step_end": self._step_callback(first, started, progress, cancel),
         }
-        if first.init_image is None:
-            pipe: Any = self.model.txt2img
-            arguments.update(height=first.height, width=first.width)
-        else:
-            pipe = self.model.img2img
-            strength = first.strength or self.settings.strength
-            arguments.update(
-                image=self._init_images(requests),
-                strength=strength,
-                # At least one denoising step must remain after img2img skips the early ones.
-                num_inference_steps=max(first.steps, math.ceil(1 / strength)),
-            )
-            if self._family.img2img_needs_size:
-                arguments.update(height=first.height, width=first.width)
+        pipe, edits = self._pipe_for(requests, arguments)
         pipe.scheduler = build_scheduler(first.sampler, self._scheduler_config)
 
         # 5. Denoise and decode
@@ -230,8 +215,31 @@ class Engine:
         with seamless_tiling(modules, enabled=first.tile), self._vae_tiling(first):
             output = pipe(**arguments)
 
-        # 6. Split the images back per request
-        return split_per_request(requests, output, time.perf_counter() - started)
+        # 6. Split the images back per request; an edit's kept pixels go back over them
+        results = split_per_request(requests, output, time.perf_counter() - started)
+        return results if edits is None else edits.finish(results)
+
+    def _pipe_for(
+        self, requests: Sequence[GenerationRequest], arguments: dict[str, Any]
+    ) -> tuple[Any, EditInputs | None]:
+        """Choose the pipeline (txt2img, img2img or inpainting) and add its image inputs."""
+        first = requests[0]
+        size = {"height": first.height, "width": first.width}
+        if first.init_image is None:
+            arguments.update(size)
+            return self.model.txt2img, None
+        strength = first.strength or self.settings.strength
+        # At least one denoising step must remain after img2img skips the early ones.
+        arguments["num_inference_steps"] = max(first.steps, math.ceil(1 / strength))
+        arguments["strength"] = strength
+        if first.edit is not None:
+            edits = edits_of(requests, self.input_limits)
+            arguments.update(size, image=edits.images, mask_image=edits.masks)
+            return self.model.inpaint, edits
+        arguments["image"] = init_images(requests, self.input_limits)
+        if self._family.img2img_needs_size:
+            arguments.update(size)
+        return self.model.img2img, None
 
     def _length_groups(self, requests: Sequence[GenerationRequest]) -> list[list[int]]:
         """Group the requests (by index) by how many token states their prompts encode to.
@@ -309,18 +317,6 @@ class Engine:
         positive = encoded.rows([row[text] for text in positives])
         negative = encoded.rows([row[text] for text in negatives]) if negatives else positive
         return positive, negative
-
-    def _init_images(self, requests: Sequence[GenerationRequest]) -> list[Image.Image]:
-        """Load each request's init image once and resize it to the output size (Lanczos)."""
-        from PIL import Image  # noqa: PLC0415 - only img2img needs the resampling enum
-
-        images: list[Image.Image] = []
-        for request in requests:
-            assert request.init_image is not None  # check_batch guarantees it
-            source = read_input_image(request.init_image, self.input_limits)
-            resized = source.resize((request.width, request.height), Image.Resampling.LANCZOS)
-            images.extend([resized] * request.num_images)
-        return images
 
     def _step_callback(
         self,

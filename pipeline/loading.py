@@ -12,6 +12,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -22,8 +23,6 @@ from pipeline.families.detect import read_traits
 from pipeline.quantize import quantize_weights
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from pipeline.config import ModelSettings
     from pipeline.families.base import ModelFamily, ModelTraits
 
@@ -132,9 +131,13 @@ def load_model(settings: ModelSettings, cache_dir: Path) -> LoadedModel:
         raise ModelLoadError(_explain_load_failure(settings, family, error)) from error
     family.check_loaded(txt2img, settings.path)
     img2img, inpaint = family.derive(txt2img, dtype)
+    if settings.inpaint:
+        inpaint = _dedicated_inpaint(settings, family, txt2img, dtype, cache_dir)
     for pipe in (txt2img, img2img, inpaint):
         pipe.set_progress_bar_config(disable=True)
     _place(txt2img, settings, device)
+    if settings.inpaint:
+        _place(inpaint, settings, device)
     quantize_weights(family.denoiser(txt2img), settings.quantize, device)
     _apply_speed_settings(txt2img, family, settings)
     logger.info("loaded %s (%s) on %s as %s", settings.path, family.label, device, dtype)
@@ -149,6 +152,36 @@ def load_model(settings: ModelSettings, cache_dir: Path) -> LoadedModel:
         name=settings.path,
         load_seconds=time.perf_counter() - started,
     )
+
+
+def _dedicated_inpaint(
+    settings: ModelSettings, family: ModelFamily, txt2img: Any, dtype: torch.dtype, cache_dir: Path
+) -> Any:
+    """Return an inpainting pipeline whose UNet comes from the model's ``inpaint:`` entry.
+
+    Only the UNet is loaded: the text encoders and VAE are the main model's, shared, so the
+    prompts are encoded once whichever pipeline draws. LoRAs apply to the main UNet only.
+    """
+    from diffusers import AutoPipelineForInpainting, UNet2DConditionModel  # noqa: PLC0415
+
+    assert settings.inpaint is not None
+    if family.name == "flux":
+        raise ModelLoadError(
+            f"inpaint: {settings.inpaint}: a dedicated inpainting model is for SD and SDXL "
+            "models; FLUX models inpaint with their own weights."
+        )
+    try:
+        unet = UNet2DConditionModel.from_pretrained(
+            settings.inpaint,
+            subfolder="unet",
+            torch_dtype=dtype,
+            cache_dir=str(cache_dir),
+            local_files_only=Path(settings.inpaint).is_absolute(),
+        )
+    except (OSError, ValueError) as error:
+        reason = str(error).splitlines()[0][:300]
+        raise ModelLoadError(f"could not load inpaint: {settings.inpaint}: {reason}") from error
+    return AutoPipelineForInpainting.from_pipe(txt2img, unet=unet, dtype=dtype)
 
 
 def _explain_load_failure(settings: ModelSettings, family: ModelFamily, error: Exception) -> str:

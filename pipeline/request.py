@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from pipeline.canvas import Edit
 from pipeline.errors import ParameterError, PromptError
 from pipeline.lora_syntax import LoraUse
 from pipeline.midjourney import (
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from pipeline.config import GenerationSettings
     from pipeline.models import ModelProfile
 
-Operation = Literal["txt2img", "img2img", "variation", "upscale"]
+Operation = Literal["txt2img", "img2img", "variation", "upscale", "edit"]
 
 GRID_IMAGES = 4
 SEED_LIMIT = 2**32
@@ -73,6 +74,8 @@ class GenerationRequest:
     styled_negative: str = ""
     loras: tuple[LoraUse, ...] = ()  # applied in this order, each at its weight
     chaos: int = 0  # Midjourney's --chaos 0-100: how far the four images may stray apart
+    # Zoom Out, Pan, Make Square, Vary (Region): where init_image goes and what is repainted.
+    edit: Edit | None = None
 
     @property
     def drawn_prompt(self) -> str:
@@ -102,6 +105,7 @@ class GenerationRequest:
         """Return a JSON-ready dict, for storing jobs and showing parameters."""
         data = asdict(self)
         data["init_image"] = str(self.init_image) if self.init_image else None
+        data["edit"] = self.edit.to_dict() if self.edit else None
         return data
 
     @classmethod
@@ -109,6 +113,7 @@ class GenerationRequest:
         """Rebuild a request stored with :meth:`to_dict`."""
         values = dict(data)
         values["init_image"] = Path(values["init_image"]) if values.get("init_image") else None
+        values["edit"] = Edit.from_dict(values["edit"]) if values.get("edit") else None
         values["loras"] = tuple(
             LoraUse(str(u["name"]), float(u["weight"])) for u in values.get("loras", ())
         )
@@ -136,9 +141,9 @@ def parse_request(
     """
     parsed = split_parameters(text)
     values = parsed.values
-    prompt = _check_prompt(parsed.prompt, settings, "prompt")
+    prompt = check_prompt(parsed.prompt, settings, "prompt")
     negative = _merge_negative(negative_prompt, values.get("no"))
-    _check_prompt(negative, settings, "negative prompt", allow_empty=True)
+    check_prompt(negative, settings, "negative prompt", allow_empty=True)
 
     _check_combinations(values, has_image=init_image is not None)
     if values.get("tile"):
@@ -206,25 +211,31 @@ def _size(
     native_pixels = native_size[0] * native_size[1]
     multiple = profile.family.size_multiple
     if ratio_text is not None:
-        match = _RATIO.match(ratio_text)
-        if not match or int(match.group(1)) == 0 or int(match.group(2)) == 0:
-            raise ParameterError(
-                f"--ar takes a width:height ratio of whole numbers, like --ar 16:9 "
-                f"(got {ratio_text!r:.40})."
-            )
-        ratio = int(match.group(1)) / int(match.group(2))
-        if max(ratio, 1 / ratio) > settings.max_aspect:
-            limit = f"{settings.max_aspect:g}"
-            raise ParameterError(
-                f"--ar {ratio_text} is too extreme: use a ratio between 1:{limit} and {limit}:1."
-            )
-        return size_for_aspect(ratio, native_pixels, multiple)
+        return size_for_aspect(
+            parse_ratio(ratio_text, settings.max_aspect), native_pixels, multiple
+        )
     if init_size is not None:
         return size_for_aspect(init_size[0] / init_size[1], native_pixels, multiple)
     return native_size
 
 
-def _check_prompt(
+def parse_ratio(text: str, max_aspect: float) -> float:
+    """Read ``--ar W:H`` as width over height, refusing ratios past ``max_aspect``."""
+    match = _RATIO.match(text.strip())
+    if not match or int(match.group(1)) == 0 or int(match.group(2)) == 0:
+        raise ParameterError(
+            f"--ar takes a width:height ratio of whole numbers, like --ar 16:9 (got {text!r:.40})."
+        )
+    ratio = int(match.group(1)) / int(match.group(2))
+    if max(ratio, 1 / ratio) > max_aspect:
+        limit = f"{max_aspect:g}"
+        raise ParameterError(
+            f"--ar {text} is too extreme: use a ratio between 1:{limit} and {limit}:1."
+        )
+    return ratio
+
+
+def check_prompt(
     text: str, settings: GenerationSettings, what: str, *, allow_empty: bool = False
 ) -> str:
     """Refuse empty or overlong prompts and weighting no model can use, with a clear reason."""

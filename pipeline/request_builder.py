@@ -87,7 +87,7 @@ class RequestBuilder:
 
         # 2. Defaults fill what the prompt leaves open, within the channel's caps
         text = with_default_parameters(text, defaults, profile, has_image=init_image is not None)
-        settings = self._limits(defaults)
+        settings = self.limits(defaults)
         if style is not None and style.steps and not {"steps", "quality"} & set(values):
             profile = replace(profile, defaults=replace(profile.defaults, steps=style.steps))
         profile = capped_profile(profile, settings.max_steps)
@@ -153,7 +153,7 @@ class RequestBuilder:
         except ParameterError:
             return None
 
-    def _limits(self, defaults: JobDefaults) -> GenerationSettings:
+    def limits(self, defaults: JobDefaults) -> GenerationSettings:
         """Return the config's limits, tightened by a server's or channel's caps."""
         update: dict[str, int] = {}
         if defaults.max_steps is not None:
@@ -220,6 +220,7 @@ class RequestBuilder:
             strength=amount,
             operation="variation",
             model=profile.name,
+            edit=None,
         )
         return enforced(varied, defaults, profile)
 
@@ -232,14 +233,14 @@ class RequestBuilder:
         defaults: JobDefaults = NO_DEFAULTS,
         creative: bool = False,
     ) -> GenerationRequest:
-        """Describe a 2× upscale of one image: Lanczos, then an img2img refinement.
+        """Describe a 2× upscale of one image: enlarged, then refined by img2img.
 
         The refinement is light (``upscale_strength``: Upscale Subtle, and U1–U4) or, with
         ``creative``, strong enough to add detail of its own (``upscale_creative``).
         """
         profile = self.source_profile(source)
         width, height = source.width * 2, source.height * 2
-        limit = self._limits(defaults).max_pixels
+        limit = self.limits(defaults).max_pixels
         if width * height > limit:
             raise ParameterError(
                 f"This image is already {source.width}×{source.height}; upscaling it to "
@@ -258,6 +259,7 @@ class RequestBuilder:
             ),
             operation="upscale",
             model=profile.name,
+            edit=None,
         )
         return enforced(upscaled, defaults, profile)
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 
 from pipeline.config import PipelineConfig
+from pipeline.config_file import load_config
 from pipeline.engine import Engine
 from tests.pipeline.tiny_families import save_tiny_flux, save_tiny_sdxl
 from tests.pipeline.tiny_model import save_tiny_pipeline
 
-if TYPE_CHECKING:
-    from pathlib import Path
+ROOT = Path(__file__).parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +31,15 @@ def tiny_config(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
             "generation": {"steps": 4, "sampler": "Euler", "guidance": 5.0, "preview_every": 2},
         }
     )
+
+
+@pytest.fixture(scope="session")
+def builtin_engine() -> Engine:
+    """Load the shipped model with the repository's own config.yaml, on the CPU, once."""
+    config = load_config(ROOT / "config.yaml", PipelineConfig, environ={})
+    assert config.model is not None
+    model = config.model.model_copy(update={"device": "cpu"})
+    return Engine.from_config(config.model_copy(update={"model": model}))
 
 
 @pytest.fixture(scope="session")

@@ -37,9 +37,10 @@ FLUX models take no `--no` or negative prompt, nor `--tile`; FLUX schnell takes 
 
 **Buttons** under a grid: **U1–U4** upscale that image 2× · **V1–V4** four variations of it ·
 🔄 the same prompt with a new seed · 🗑️ delete (yours, or any for moderators).
-Under an upscale: **Vary (Subtle)**, **Vary (Strong)**, and **Upscale (Subtle)** /
-**Upscale (Creative)** (2× again, lightly or strongly refined).
-Anyone may press them; the new job is theirs.
+Under an upscale: **Vary (Subtle / Strong)**, **Vary (Region)** (redraw parts of a 3×3 grid) ·
+**Upscale (Subtle / Creative)** (2× again) · **Zoom Out 2x / 1.5x**, **Custom Zoom** (any factor
+1–2, a new `--ar`) · **Make Square** · ⬅️ ➡️ ⬆️ ⬇️ pan (paint beyond an edge).
+The forms let you edit the prompt (Remix). Anyone may press them; the new job is theirs.
 
 **/info** `job` — every parameter and seed of a result (its id is under the image).
 **/queue** — your jobs waiting or running, with cancel buttons.

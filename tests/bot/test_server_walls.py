@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.buttons import ButtonAction, Press
+from bot.edit_forms import region_form, zoom_form
 from tests.bot.harness import bot_config, is_result, running_easel
 from tests.pipeline.faulty_engine import FaultyEngine
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 LONG = 30
 MODERATOR = discord.Permissions(manage_messages=True)
 SECRET = "alice-secret"
+FORMS = (ButtonAction.VARY_REGION, ButtonAction.CUSTOM_ZOOM)  # they answer with a form
 
 
 @dataclass
@@ -166,7 +168,12 @@ async def test_no_button_in_one_server_acts_on_another_servers_jobs(
             ButtonAction.UPSCALE_AGAIN: Press(
                 ButtonAction.UPSCALE_AGAIN, walls.done_id, "creative"
             ),
+            ButtonAction.ZOOM: Press(ButtonAction.ZOOM, walls.done_id, "2"),
+            ButtonAction.PAN: Press(ButtonAction.PAN, walls.done_id, "left"),
+            ButtonAction.SQUARE: Press(ButtonAction.SQUARE, walls.done_id),
             ButtonAction.REROLL: Press(ButtonAction.REROLL, walls.done_id),
+            ButtonAction.VARY_REGION: Press(ButtonAction.VARY_REGION, walls.done_id),
+            ButtonAction.CUSTOM_ZOOM: Press(ButtonAction.CUSTOM_ZOOM, walls.done_id),
             ButtonAction.DELETE: Press(ButtonAction.DELETE, walls.done_id),
             ButtonAction.CANCEL: Press(ButtonAction.CANCEL, walls.waiting_id),
         }
@@ -189,7 +196,7 @@ async def test_no_button_in_one_server_acts_on_another_servers_jobs(
             click = await emulator.click(forged, press.custom_id, user=walls.moderator)
             if action == ButtonAction.DELETE:
                 await click.wait_for_response()  # B's moderator may delete B's own message
-            elif action == ButtonAction.CANCEL:
+            elif action in FORMS or action == ButtonAction.CANCEL:
                 refusals[action] = await click.wait_for_original(timeout=LONG)
             else:
                 refusals[action] = await click.wait_for_followup(timeout=LONG)
@@ -197,10 +204,38 @@ async def test_no_button_in_one_server_acts_on_another_servers_jobs(
         waiting = walls.easel.scheduler.status_of(walls.waiting_id)
         stored = await walls.easel.stores.jobs.get(walls.done_id)
     assert all(message.ephemeral for message in refusals.values())
-    assert all("no longer available" in refusals[a].content for a in list(presses)[:5])
+    gone = [a for a in presses if a not in (ButtonAction.DELETE, ButtonAction.CANCEL)]
+    assert all("no longer available" in refusals[a].content for a in gone)
     assert "not in this server" in refusals[ButtonAction.CANCEL].content
     assert (jobs_before, jobs_after) == (2, 2)
     assert waiting == "pending"
     assert not walls.grid.deleted
     assert stored is not None
     assert stored.status == "done"
+
+
+async def test_a_form_answered_in_another_server_reaches_none_of_its_jobs(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Submit forms naming server A's job from server B (forged): refused, nothing queued."""
+    async with walled(emulator, tiny_engine, tiny_model_dir, tmp_path) as walls:
+        jobs_before = len(walls.easel.scheduler.entries())
+        refusals = []
+        forms = ((zoom_form, {"zoom": "2"}), (region_form, {"cells": ["4"]}))
+        for form, answers in forms:
+            opened = await emulator.invoke_slash(
+                "help", {}, channel=walls.channel, user=walls.moderator
+            )
+            await opened.wait_for_response()
+            opened.modal = form(walls.done_id, "a forged prompt").to_dict()
+            submitted = await emulator.submit_modal(
+                opened,
+                answers,  # type: ignore[arg-type]
+                user=walls.moderator,
+            )
+            refusals.append(await submitted.wait_for_followup(timeout=LONG))
+        jobs_after = len(walls.easel.scheduler.entries())
+    assert all(message.ephemeral for message in refusals)
+    assert all("no longer available" in message.content for message in refusals)
+    assert all(not leaks(walls, message.content) for message in refusals)
+    assert jobs_before == jobs_after

@@ -252,7 +252,7 @@ class DiscordEmulator(EmulatorServer):
     async def submit_modal(
         self,
         shown_for: InteractionRecord,
-        values: dict[str, str],
+        values: dict[str, str | list[str]],
         *,
         user: MemberRecord | None = None,
     ) -> InteractionRecord:

@@ -244,7 +244,11 @@ class Invoker:
         return record
 
     def submit_modal(
-        self, shown_for: InteractionRecord, values: dict[str, str], *, member: MemberRecord
+        self,
+        shown_for: InteractionRecord,
+        values: dict[str, str | list[str]],
+        *,
+        member: MemberRecord,
     ) -> InteractionRecord:
         """Build the MODAL_SUBMIT for a modal the bot showed, with the user's text."""
         modal = shown_for.modal
@@ -420,13 +424,16 @@ def _coerce(option: dict[str, Any], value: Any, context: _Context, where: str) -
     return value
 
 
-def _submitted(component: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
-    """Echo a modal component back as a submission, with the user's value in text inputs."""
+def _submitted(component: dict[str, Any], values: dict[str, str | list[str]]) -> dict[str, Any]:
+    """Echo a modal component back as a submission: text inputs' values, selects' choices."""
     if component.get("type") == 1:
         return {"type": 1, "components": [_submitted(c, values) for c in component["components"]]}
     if component.get("type") == 18:
         return {"type": 18, "component": _submitted(component["component"], values)}
     submitted = {"type": component["type"], "custom_id": component.get("custom_id")}
+    answer = values.get(component.get("custom_id") or "")
     if component.get("type") == 4:
-        submitted["value"] = values.get(component["custom_id"], component.get("value") or "")
+        submitted["value"] = answer if isinstance(answer, str) else component.get("value") or ""
+    elif component.get("type") == 3:  # a select menu inside a label: the chosen values
+        submitted["values"] = answer if isinstance(answer, list) else []
     return submitted

@@ -8,17 +8,16 @@ clear majority rather than every image.
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
-from pipeline.config import PipelineConfig
-from pipeline.config_file import load_config
-from pipeline.engine import Engine
 from training.lora_measure import share_showing
 
-ROOT = Path(__file__).parents[2]
+if TYPE_CHECKING:
+    from pipeline.engine import Engine
+
 CIRCLES = (
     "a red circle on a blue background",
     "a yellow ball on a purple background",
@@ -28,12 +27,10 @@ CIRCLES = (
 OTHERS = ("a red square on a blue background", "a yellow star on a purple background")
 
 
-@pytest.fixture(scope="module")
-def builtin() -> Engine:
-    """Load the shipped model with the repository's own config.yaml, on the CPU."""
-    config = load_config(ROOT / "config.yaml", PipelineConfig, environ={})
-    model = config.model.model_copy(update={"device": "cpu"})
-    return Engine.from_config(config.model_copy(update={"model": model}))
+@pytest.fixture
+def builtin(builtin_engine: Engine) -> Engine:
+    """Use the shipped model, loaded once for the session."""
+    return builtin_engine
 
 
 def draw(engine: Engine, prompts: tuple[str, ...], extra: str = "") -> list:  # type: ignore[type-arg]

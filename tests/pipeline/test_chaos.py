@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
-from pipeline.config import PipelineConfig
-from pipeline.config_file import load_config
-from pipeline.engine import Engine
 from pipeline.errors import ParameterError
 from training.measure import measure_scene
 
-ROOT = Path(__file__).parents[2]
+if TYPE_CHECKING:
+    from pipeline.engine import Engine
+
 PROMPT = "a red circle on a blue background"
 
 
-@pytest.fixture(scope="module")
-def builtin() -> Engine:
-    """Load the shipped model with the repository's own config.yaml, on the CPU."""
-    config = load_config(ROOT / "config.yaml", PipelineConfig, environ={})
-    model = config.model.model_copy(update={"device": "cpu"})
-    return Engine.from_config(config.model_copy(update={"model": model}))
+@pytest.fixture
+def builtin(builtin_engine: Engine) -> Engine:
+    """Use the shipped model, loaded once for the session."""
+    return builtin_engine
 
 
 def readings(engine: Engine, chaos: int) -> list[tuple[str | None, str | None, str]]:

@@ -84,6 +84,37 @@ def test_upscale_without_an_image_is_a_usage_error(
     assert "--init" in capsys.readouterr().err
 
 
+def test_zoom_out_draws_a_grid_around_the_init_image(config_file: Path, tmp_path: Path) -> None:
+    """Write a grid whose images keep the init image, shrunk, in their centre."""
+    init = tmp_path / "init.png"
+    Image.new("RGB", (64, 64), (250, 0, 0)).save(init)
+    output = tmp_path / "zoomed.png"
+    arguments = ("--init", str(init), "--zoom-out", "2", "-o", str(output), "--single")
+    assert run(config_file, "a red square", *arguments) == 0
+    image = Image.open(tmp_path / "zoomed-1.png").convert("RGB")
+    width, height = image.size
+    assert image.getpixel((width // 2, height // 2)) == (250, 0, 0)
+
+
+def test_pan_widens_the_init_image(config_file: Path, tmp_path: Path) -> None:
+    """Write images half as wide again as tall after a pan to the left."""
+    init = tmp_path / "init.png"
+    Image.new("RGB", (32, 32), (0, 0, 255)).save(init)
+    output = tmp_path / "panned.png"
+    arguments = ("--init", str(init), "--pan", "left", "-o", str(output), "--single")
+    assert run(config_file, "a blue square", *arguments) == 0
+    width, height = Image.open(tmp_path / "panned-1.png").size
+    assert width == height * 3 // 2
+
+
+def test_two_edits_at_once_are_a_usage_error(
+    config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refuse --zoom-out with --pan."""
+    assert run(config_file, "a", "--init", "x.png", "--zoom-out", "2", "--pan", "up") == 2
+    assert "choose one" in capsys.readouterr().err
+
+
 def test_bad_parameter_is_reported_without_a_traceback(
     config_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

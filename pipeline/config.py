@@ -294,6 +294,13 @@ class PipelineConfig(BaseModel):
     queue: QueueSettings = QueueSettings()
     styles: dict[str, StyleSettings] = {}
     loras: LoraSettings = LoraSettings()
+    # A super-resolution model (ESRGAN family, .pth or .safetensors) for every upscale.
+    upscaler: str | None = None
+
+    @field_validator("upscaler")
+    @classmethod
+    def _resolve_upscaler(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else _resolve_model_reference(value, info, must_exist=True)
 
     @field_validator("styles")
     @classmethod

@@ -31,6 +31,7 @@ from pipeline.models import ModelCatalog, ModelProfile, profile_of
 from pipeline.request_builder import RequestBuilder, VariationStrength
 from pipeline.results import GenerationResult, Progress
 from pipeline.samplers import build_scheduler
+from pipeline.super_resolution import SuperResolution
 from pipeline.tiling import seamless_tiling
 
 if TYPE_CHECKING:
@@ -55,9 +56,14 @@ class Engine:
         *,
         profile: ModelProfile | None = None,
         loras: LoraCatalog | None = None,
+        upscaler: SuperResolution | None = None,
     ) -> None:
-        """Wrap ``model``; ``profile`` names it and holds its defaults (else read from it)."""
+        """Wrap ``model``; ``profile`` names it and holds its defaults (else read from it).
+
+        ``upscaler`` enlarges the image of every upscale before it is refined (else Lanczos).
+        """
         self.model = model
+        self.upscaler = upscaler
         self.settings = settings
         self.input_limits = input_limits
         self.profile = profile or profile_of(model_label(model.name), model.traits, None, settings)
@@ -87,7 +93,19 @@ class Engine:
         model = load_model(entry, config.cache_dir_for(entry))
         profile = profile_of(entry.label, model.traits, entry, config.generation)
         catalog = loras or LoraCatalog(config.lora_dirs)
-        return cls(model, config.generation, config.input_images, profile=profile, loras=catalog)
+        upscaler = (
+            SuperResolution.load(config.upscaler, model.device, model.dtype)
+            if config.upscaler
+            else None
+        )
+        return cls(
+            model,
+            config.generation,
+            config.input_images,
+            profile=profile,
+            loras=catalog,
+            upscaler=upscaler,
+        )
 
     @property
     def name(self) -> str:
@@ -236,7 +254,7 @@ class Engine:
             edits = edits_of(requests, self.input_limits)
             arguments.update(size, image=edits.images, mask_image=edits.masks)
             return self.model.inpaint, edits
-        arguments["image"] = init_images(requests, self.input_limits)
+        arguments["image"] = init_images(requests, self.input_limits, self.upscaler)
         if self._family.img2img_needs_size:
             arguments.update(size)
         return self.model.img2img, None

@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from PIL import Image
-
 from pipeline.canvas import edit_inputs, paste_back
 from pipeline.images import read_input_image
+from pipeline.super_resolution import SuperResolution, enlarge_to
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from PIL import Image
 
     from pipeline.config import InputImageSettings
     from pipeline.request import GenerationRequest
@@ -24,15 +25,22 @@ if TYPE_CHECKING:
 
 
 def init_images(
-    requests: Sequence[GenerationRequest], limits: InputImageSettings
+    requests: Sequence[GenerationRequest],
+    limits: InputImageSettings,
+    upscaler: SuperResolution | None = None,
 ) -> list[Image.Image]:
-    """Load each request's init image once and resize it to the output size (Lanczos)."""
+    """Load each request's init image once and bring it to the output size.
+
+    An upscale enlarges with the super-resolution model when one is configured; everything
+    else (and every upscale without one) is resized with Lanczos.
+    """
     images: list[Image.Image] = []
     for request in requests:
         assert request.init_image is not None  # check_batch guarantees it
         source = read_input_image(request.init_image, limits)
-        resized = source.resize((request.width, request.height), Image.Resampling.LANCZOS)
-        images.extend([resized] * request.num_images)
+        size = (request.width, request.height)
+        model = upscaler if request.operation == "upscale" else None
+        images.extend([enlarge_to(source, size, model)] * request.num_images)
     return images
 
 

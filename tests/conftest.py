@@ -10,5 +10,6 @@ pytest_plugins = [
     "tests.fakediscord.fixtures",
     "tests.engine_fixtures",
     "tests.lora_fixtures",
+    "tests.pipeline.sr_files",
     "tests.database_fixtures",
 ]

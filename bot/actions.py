@@ -13,7 +13,6 @@ import logging
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-import aiohttp
 import discord
 
 from bot import messages
@@ -23,6 +22,7 @@ from bot.in_flight import InFlight, guarded
 from bot.job_context import JobContext, JobKind, context_of, entries_in_guild
 from bot.permissions import Actor
 from bot.repeats import check_room, repeat_messages, repeated
+from bot.replies import acknowledge
 from pipeline.errors import UserError
 
 if TYPE_CHECKING:
@@ -98,10 +98,12 @@ class JobActions:
         negative: str | None,
         image: discord.Attachment | None,
         model: str | None = None,
+        *,
+        control: discord.Attachment | None = None,
     ) -> None:
-        """Queue a new grid from a prompt (and an optional image prompt) on a chosen model."""
+        """Queue a new grid from a prompt (an image prompt or a control image too) on a model."""
         settings = self.settings_here(interaction)
-        self._precheck(prompt, negative or "", image, model, settings)
+        self._precheck(prompt, negative or "", (image, control), model, settings)
         repeats = self._s.requests.repeats(prompt)
         check_room(self._s.scheduler, str(interaction.user.id), repeats)
         placeholder = await acknowledge(interaction)
@@ -109,11 +111,13 @@ class JobActions:
         await self._moderate(interaction, [prompt, negative or ""])
         limits, folder = self._s.requests.input_limits, self._s.inputs_dir
         init = await save_attachment(image, limits, folder) if image else None
+        guide = await save_attachment(control, limits, folder) if control else None
         request = await asyncio.to_thread(
             self._s.requests.parse,
             prompt,
             negative_prompt=negative or "",
             init_image=init,
+            control_image=guide,
             model=model,
             defaults=settings.defaults,
         )
@@ -280,20 +284,24 @@ class JobActions:
         self,
         prompt: str,
         negative: str,
-        image: discord.Attachment | None,
+        images: tuple[discord.Attachment | None, discord.Attachment | None],
         model: str | None,
         settings: JobSettings,
     ) -> None:
-        """Refuse bad parameters, models and attachments before acknowledging (no I/O)."""
-        init = None
-        if image is not None:
+        """Refuse bad parameters, models and attachments before acknowledging (no I/O).
+
+        ``images`` are the image prompt and the control image, either of which may be absent.
+        """
+        limits, placeholder = self._s.requests.input_limits, self._s.inputs_dir
+        if any(images):
             settings.refuse_image_prompt()
-            init = declared_size(image, self._s.requests.input_limits)
+        sizes = [None if image is None else declared_size(image, limits) for image in images]
         self._s.requests.parse(
             prompt,
             negative_prompt=negative,
-            init_image=None if init is None else self._s.inputs_dir,
-            init_size=init,
+            init_image=None if sizes[0] is None else placeholder,
+            init_size=sizes[0],
+            control_image=None if sizes[1] is None else placeholder,
             seed=0,
             model=model,
             defaults=settings.defaults,
@@ -370,23 +378,6 @@ class JobActions:
         actor = self._actor(interaction)
         await self._s.moderation.refuse_if_banned(actor)
         await self._s.moderation.screen_prompt(actor, texts)
-
-
-async def acknowledge(interaction: discord.Interaction) -> int:
-    """Defer publicly ("thinking…") and return the placeholder message's id.
-
-    When the connection drops before Discord's answer, the defer may still have been applied:
-    the placeholder then exists, and the job goes on with it rather than being dropped.
-    """
-    try:
-        response = await interaction.response.defer(thinking=True)
-    except aiohttp.ClientError:
-        logger.info("the answer to deferring interaction %s was lost; looking", interaction.id)
-        return (await interaction.original_response()).id  # NotFound: it never arrived
-    message_id = getattr(response, "message_id", None)
-    if message_id is None:
-        message_id = (await interaction.original_response()).id
-    return int(message_id)
 
 
 def _may_manage(actor: Actor, job: JobRecord | None) -> bool:

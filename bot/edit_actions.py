@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.actions import acknowledge
 from bot.buttons import ButtonAction, JobButtons, Press
 from bot.edit_forms import FormAnswers, FormKind, JobForms, region_form, zoom_form
 from bot.in_flight import guarded
 from bot.job_context import JobKind
+from bot.replies import acknowledge
 from pipeline.canvas import DIRECTIONS
 from pipeline.edit_requests import EditRequests
 from pipeline.errors import UserError

@@ -146,6 +146,8 @@ def parameters_line(request: GenerationRequest) -> str:
         line += f" · chaos {request.chaos}"
     if request.loras:
         line += " · " + " ".join(f"{use.name}:{use.weight:g}" for use in request.loras)
+    if request.control_image is not None:
+        line += f" · control {request.control_mode} {request.control_weight:g}"
     return line + (" · tile" if request.tile else "")
 
 

@@ -3,7 +3,8 @@
 Commands, buttons and the command tree's own failures all end here, so every interaction is
 answered the same way: a :class:`~pipeline.errors.UserError` becomes one ephemeral message in
 its own words; anything unexpected becomes one logged traceback and one apology naming an
-error id that the owner can find in the log.
+error id that the owner can find in the log. Acknowledging (``acknowledge``) lives here too:
+it is the first answer of every use case that queues a job.
 """
 
 from __future__ import annotations
@@ -88,3 +89,20 @@ async def on_command_error(
     original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
     command = interaction.command.qualified_name if interaction.command else "?"
     await answer_error(interaction, original, f"command {command}")
+
+
+async def acknowledge(interaction: discord.Interaction) -> int:
+    """Defer publicly ("thinking…") and return the placeholder message's id.
+
+    When the connection drops before Discord's answer, the defer may still have been applied:
+    the placeholder then exists, and the job goes on with it rather than being dropped.
+    """
+    try:
+        response = await interaction.response.defer(thinking=True)
+    except aiohttp.ClientError:
+        logger.info("the answer to deferring interaction %s was lost; looking", interaction.id)
+        return (await interaction.original_response()).id  # NotFound: it never arrived
+    message_id = getattr(response, "message_id", None)
+    if message_id is None:
+        message_id = (await interaction.original_response()).id
+    return int(message_id)

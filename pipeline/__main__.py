@@ -3,7 +3,8 @@
 Generate without Discord: the same engine, config and prompt syntax as the bot. Writes the
 2×2 grid (``--single`` also writes the four images), or img2img from ``--init``, or a 2×
 upscale of ``--init`` with ``--upscale``, or a Zoom Out (``--zoom-out 2``) or Pan
-(``--pan left``) of ``--init``; prints the seeds and the timing.
+(``--pan left``) of ``--init``, or a grid guided by a ControlNet (``--control SKETCH``, read as
+``--control-mode``); prints the seeds and the timing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.canvas import DIRECTIONS
-from pipeline.config import PipelineConfig
+from pipeline.config import CONTROL_MODES, PipelineConfig
 from pipeline.config_file import load_config
 from pipeline.errors import ConfigError, ModelLoadError, UserError
 
@@ -51,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--single", action="store_true", help="also write each image separately")
     parser.add_argument("--init", type=Path, help="start from this image (img2img)")
     parser.add_argument("--upscale", action="store_true", help="upscale the --init image 2×")
+    parser.add_argument("--control", type=Path, metavar="IMAGE", help="guide with a ControlNet")
+    parser.add_argument(
+        "--control-mode",
+        choices=CONTROL_MODES,
+        help="how the --control image is read (default canny); the model needs a ControlNet for it",
+    )
     parser.add_argument(
         "--zoom-out", type=float, metavar="F", help="zoom out of the --init image by F (1-2)"
     )
@@ -107,8 +114,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _build_request(requests: RequestBuilder, arguments: argparse.Namespace) -> GenerationRequest:
     """Turn the command line into the request to run, for the model it names."""
+    mode = f" --control {arguments.control_mode}" if arguments.control_mode else ""
     request = requests.parse(
-        arguments.prompt, negative_prompt=arguments.negative, init_image=arguments.init
+        arguments.prompt + mode,
+        negative_prompt=arguments.negative,
+        init_image=arguments.init,
+        control_image=arguments.control,
     )
     if not (arguments.upscale or arguments.zoom_out or arguments.pan):
         return request

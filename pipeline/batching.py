@@ -42,6 +42,9 @@ def batch_key(request: GenerationRequest) -> tuple[object, ...]:
         request.sampler,
         request.init_image is None,
         request.edit is None,  # edits run the inpainting pipeline
+        request.control_image is None,  # guided jobs run a ControlNet pipeline
+        request.control_mode,
+        request.control_weight,
         request.strength,
         request.tile,
         request.model,

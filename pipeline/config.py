@@ -25,6 +25,8 @@ from pipeline.prompt_syntax import parse_weighted_prompt
 from pipeline.samplers import SAMPLER_NAMES, UNET_SAMPLERS, resolve_sampler_name
 
 _LOCAL_CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt")
+# How a control image is read (pipeline/control_images.py); a model's controlnets: are keyed so.
+CONTROL_MODES = ("canny", "scribble", "lineart", "depth", "pose")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,31}$")
@@ -85,6 +87,8 @@ class ModelSettings(Section):
     cache_dir: Path | None = None
     # A dedicated inpainting model (a diffusers folder or hub id) whose UNet draws the edits.
     inpaint: str | None = None
+    # ControlNets by mode (canny, scribble, lineart, depth, pose): folders, hub ids or files.
+    controlnets: dict[str, str] = {}
 
     @field_validator("path")
     @classmethod
@@ -105,6 +109,17 @@ class ModelSettings(Section):
                 "not a single file"
             )
         return None if value is None else _resolve_model_reference(value, info, must_exist=True)
+
+    @field_validator("controlnets")
+    @classmethod
+    def _resolve_controlnets(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        unknown = sorted(set(value) - set(CONTROL_MODES))
+        if unknown:
+            raise ValueError(f"unknown mode {unknown[0]!r:.20}: use {', '.join(CONTROL_MODES)}")
+        return {
+            mode: _resolve_model_reference(path, info, must_exist=True)
+            for mode, path in value.items()
+        }
 
     @field_validator("cache_dir")
     @classmethod

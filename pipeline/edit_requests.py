@@ -141,6 +141,7 @@ class EditRequests:
             operation="edit",
             model=profile.name,
             edit=edit,
+            control_image=None,  # the image itself now guides it
         )
         if prompt is not None and prompt.strip() != source.prompt:
             edited = self._remixed(edited, prompt)

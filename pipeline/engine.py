@@ -22,6 +22,7 @@ import torch
 from pipeline.batching import batch_key, check_batch, split_per_request
 from pipeline.chaos import scatter
 from pipeline.config import model_label
+from pipeline.control import ControlNets, control_inputs
 from pipeline.errors import GenerationCanceled
 from pipeline.image_inputs import EditInputs, edits_of, init_images
 from pipeline.loading import LoadedModel, load_model
@@ -35,7 +36,7 @@ from pipeline.super_resolution import SuperResolution
 from pipeline.tiling import seamless_tiling
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
     from pathlib import Path
 
     from pipeline.config import GenerationSettings, InputImageSettings, ModelEntry, PipelineConfig
@@ -57,13 +58,16 @@ class Engine:
         profile: ModelProfile | None = None,
         loras: LoraCatalog | None = None,
         upscaler: SuperResolution | None = None,
+        controlnets: Mapping[str, str] | None = None,
     ) -> None:
         """Wrap ``model``; ``profile`` names it and holds its defaults (else read from it).
 
-        ``upscaler`` enlarges the image of every upscale before it is refined (else Lanczos).
+        ``upscaler`` enlarges the image of every upscale before it is refined (else Lanczos);
+        ``controlnets`` maps a control mode to the ControlNet that guides it.
         """
         self.model = model
         self.upscaler = upscaler
+        self.controlnets = ControlNets(model, controlnets or {})
         self.settings = settings
         self.input_limits = input_limits
         self.profile = profile or profile_of(model_label(model.name), model.traits, None, settings)
@@ -105,6 +109,7 @@ class Engine:
             profile=profile,
             loras=catalog,
             upscaler=upscaler,
+            controlnets=entry.controlnets,
         )
 
     @property
@@ -125,11 +130,16 @@ class Engine:
         *,
         negative_prompt: str = "",
         init_image: Path | None = None,
+        control_image: Path | None = None,
         seed: int | None = None,
     ) -> GenerationRequest:
         """Parse a prompt with inline parameters into a request for this model."""
         return self.requests.parse(
-            text, negative_prompt=negative_prompt, init_image=init_image, seed=seed
+            text,
+            negative_prompt=negative_prompt,
+            init_image=init_image,
+            control_image=control_image,
+            seed=seed,
         )
 
     def variation_request(
@@ -243,6 +253,10 @@ class Engine:
         """Choose the pipeline (txt2img, img2img or inpainting) and add its image inputs."""
         first = requests[0]
         size = {"height": first.height, "width": first.width}
+        if first.control_image is not None:
+            arguments.update(size, controlnet_conditioning_scale=first.control_weight)
+            arguments[self._family.control_argument] = control_inputs(requests, self.input_limits)
+            return self.controlnets.pipeline(first.control_mode), None
         if first.init_image is None:
             arguments.update(size)
             return self.model.txt2img, None

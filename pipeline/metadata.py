@@ -62,6 +62,10 @@ def _text(request: GenerationRequest, seeds: list[tuple[str, str]]) -> str:
     if request.loras:
         weights = ", ".join(f"{use.name}: {use.weight:g}" for use in request.loras)
         pairs.append(("Lora weights", weights))
+    if request.control_image is not None:
+        pairs.append(("ControlNet", f"{request.control_mode}, weight {request.control_weight:g}"))
+    if request.edit is not None:
+        pairs.append(("Edit", request.edit.label))
     lines = [" ".join([request.prompt, *(use.tag() for use in request.loras)])]
     if request.negative_prompt:
         lines.append(f"Negative prompt: {request.negative_prompt}")

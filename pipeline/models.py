@@ -30,6 +30,7 @@ class ModelProfile:
     family: ModelFamily
     traits: ModelTraits
     defaults: ModelDefaults
+    controlnets: tuple[str, ...] = ()  # the modes the entry has a ControlNet for
 
     @property
     def native_size(self) -> tuple[int, int]:
@@ -63,7 +64,8 @@ def profile_of(
         )
     # A family's own default (FLUX.1-dev's 28) yields to a server's lower limit.
     defaults = type(base)(min(steps, settings.max_steps), guidance, sampler)
-    return ModelProfile(name, family, traits, defaults)
+    modes = tuple(entry.controlnets) if entry is not None else ()
+    return ModelProfile(name, family, traits, defaults, modes)
 
 
 class ModelCatalog:

@@ -47,6 +47,8 @@ KNOWN_PARAMETERS = (
     "chaos",
     "repeat",
     "lora",
+    "control",
+    "cw",
 )
 REPEATABLE = ("lora",)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline.canvas import Edit
+from pipeline.config import CONTROL_MODES
 from pipeline.errors import ParameterError, PromptError
 from pipeline.lora_syntax import LoraUse
 from pipeline.midjourney import (
@@ -76,6 +77,10 @@ class GenerationRequest:
     chaos: int = 0  # Midjourney's --chaos 0-100: how far the four images may stray apart
     # Zoom Out, Pan, Make Square, Vary (Region): where init_image goes and what is repainted.
     edit: Edit | None = None
+    # ControlNet: the member's control image, how it is read, and its weight (--cw).
+    control_image: Path | None = None
+    control_mode: str = "canny"
+    control_weight: float = 1.0
 
     @property
     def drawn_prompt(self) -> str:
@@ -106,6 +111,7 @@ class GenerationRequest:
         data = asdict(self)
         data["init_image"] = str(self.init_image) if self.init_image else None
         data["edit"] = self.edit.to_dict() if self.edit else None
+        data["control_image"] = str(self.control_image) if self.control_image else None
         return data
 
     @classmethod
@@ -114,6 +120,8 @@ class GenerationRequest:
         values = dict(data)
         values["init_image"] = Path(values["init_image"]) if values.get("init_image") else None
         values["edit"] = Edit.from_dict(values["edit"]) if values.get("edit") else None
+        control = values.get("control_image")
+        values["control_image"] = Path(control) if control else None
         values["loras"] = tuple(
             LoraUse(str(u["name"]), float(u["weight"])) for u in values.get("loras", ())
         )
@@ -133,6 +141,7 @@ def parse_request(
     negative_prompt: str = "",
     init_image: Path | None = None,
     init_size: tuple[int, int] | None = None,
+    control_image: Path | None = None,
     seed_source: Callable[[], int] = random_seed,
 ) -> GenerationRequest:
     """Build a request for ``profile``'s model from a prompt, or raise a user-facing error.
@@ -177,8 +186,39 @@ def parse_request(
         stop=whole_number(values["stop"], "stop", 10, 100) if "stop" in values else 100,
         chaos=whole_number(values["chaos"], "chaos", 0, 100) if "chaos" in values else 0,
     )
+    if control_image is not None or "control" in values or "cw" in values:
+        request = _controlled(request, values, control_image, profile)
     profile.family.refuse_unsupported(request, profile.traits)
     return request
+
+
+def _controlled(
+    request: GenerationRequest,
+    values: dict[str, str],
+    control_image: Path | None,
+    profile: ModelProfile,
+) -> GenerationRequest:
+    """Add ControlNet guidance: the control image, ``--control MODE`` and ``--cw WEIGHT``."""
+    if control_image is None:
+        raise ParameterError(
+            "--control and --cw guide a drawing by a control image: attach one (the control "
+            "option, or --control IMAGE on the command line)."
+        )
+    if request.init_image is not None:
+        raise ParameterError("A control image and an image prompt cannot be combined: use one.")
+    mode = (values.get("control") or "canny").casefold()
+    if mode not in CONTROL_MODES:
+        raise ParameterError(
+            f"--control takes one of {', '.join(CONTROL_MODES)} (got {mode!r:.20})."
+        )
+    if mode not in profile.controlnets:
+        offered = ", ".join(profile.controlnets) or "none"
+        raise ParameterError(
+            f"{profile.name} has no ControlNet for {mode}; its modes: {offered}. "
+            "(Owners add them under the model's controlnets: in config.yaml.)"
+        )
+    weight = decimal(values["cw"], "cw", 0.0, 2.0) if "cw" in values else 1.0
+    return replace(request, control_image=control_image, control_mode=mode, control_weight=weight)
 
 
 def size_for_aspect(

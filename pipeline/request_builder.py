@@ -62,6 +62,7 @@ class RequestBuilder:
         negative_prompt: str = "",
         init_image: Path | None = None,
         init_size: tuple[int, int] | None = None,
+        control_image: Path | None = None,
         seed: int | None = None,
         model: str | None = None,
         defaults: JobDefaults = NO_DEFAULTS,
@@ -78,12 +79,7 @@ class RequestBuilder:
         text = with_default_style(text, defaults.style, styles)
         style_name, style = self._style(text, styles)
         values = split_parameters(text).values
-        option = model
-        if option is None and "model" not in values:
-            # The style's model, else the member's or channel's, unless the prompt names one.
-            option = style.model if style is not None and style.model else None
-            option = option or self._known_model(defaults.model)
-        profile = self.profile_for(text, option)
+        profile = self.profile_for(text, self._model_option(model, values, style, defaults))
 
         # 2. Defaults fill what the prompt leaves open, within the channel's caps
         text = with_default_parameters(text, defaults, profile, has_image=init_image is not None)
@@ -100,6 +96,7 @@ class RequestBuilder:
             negative_prompt=negative_prompt,
             init_image=init_image,
             init_size=init_size,
+            control_image=control_image,
             seed_source=random_seed if seed is None else (lambda: seed),
         )
         # 3. The LoRAs, the style's text and the enforced negative prompt
@@ -143,6 +140,23 @@ class RequestBuilder:
             known = ", ".join([*styles, "raw"])
             raise ParameterError(f"There is no style called {asked!r:.40} here. Styles: {known}.")
         return name, styles[name]
+
+    def _model_option(
+        self,
+        model: str | None,
+        values: Mapping[str, str],
+        style: StyleSettings | None,
+        defaults: JobDefaults,
+    ) -> str | None:
+        """Return the model asked for besides ``--model``: the option, the style's, the default.
+
+        The member's or channel's default model counts only when the server still has it, and
+        none of these when the prompt names a model itself.
+        """
+        if model is not None or "model" in values:
+            return model
+        chosen = style.model if style is not None and style.model else None
+        return chosen or self._known_model(defaults.model)
 
     def _known_model(self, name: str | None) -> str | None:
         """Return a default model's name if the server still has it (else no preference)."""
@@ -221,6 +235,7 @@ class RequestBuilder:
             operation="variation",
             model=profile.name,
             edit=None,
+            control_image=None,  # the image itself now guides it
         )
         return enforced(varied, defaults, profile)
 
@@ -260,6 +275,7 @@ class RequestBuilder:
             operation="upscale",
             model=profile.name,
             edit=None,
+            control_image=None,  # the image itself now guides it
         )
         return enforced(upscaled, defaults, profile)
 

@@ -28,6 +28,8 @@ GUIDE = f"""**/imagine** `prompt` — draws four images. Add parameters after th
 • `--style NAME` one of this server's style presets (`--style raw`: none)
 • `--lora NAME:0.8` (or `<lora:NAME:0.8>`, or the `lora` option) adds a LoRA, weight -2 to 2,
 several allowed: see **/loras**
+• the `control` option: a sketch or image whose layout guides the grid · `--control canny|scribble|
+lineart|depth|pose` how it is read · `--cw 0–2` how strongly
 • Midjourney's: `--q .25|.5|1|2` steps × that · `--s 0–1000` stylize (less literal; 100 = as is) ·
 `--stop 10–100` finish early · `--iw 0–3` how much of an attached image to keep ·
 `--chaos 0–100` how different the four images are · `--repeat N` N grids at once

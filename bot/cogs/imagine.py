@@ -32,6 +32,7 @@ class ImagineCog(commands.Cog):
         image="An image to start from (PNG, JPEG or WebP)",
         model="Which model draws it (see /models); the server's default if left out",
         lora="A LoRA to add (see /loras); more with --lora NAME:WEIGHT in the prompt",
+        control="A sketch or image whose layout guides the drawing (--control canny|scribble…)",
     )
     async def imagine(  # noqa: PLR0917 - discord.py passes each option as an argument
         self,
@@ -41,11 +42,12 @@ class ImagineCog(commands.Cog):
         image: discord.Attachment | None = None,
         model: app_commands.Range[str, 1, 64] | None = None,
         lora: app_commands.Range[str, 1, 64] | None = None,
+        control: discord.Attachment | None = None,
     ) -> None:
         """Queue a grid of four images (the lora option is the same as --lora in the prompt)."""
         if lora is not None:
             prompt = f"{prompt} --lora {lora.strip()}"
-        await self._actions.imagine(interaction, prompt, negative, image, model)
+        await self._actions.imagine(interaction, prompt, negative, image, model, control=control)
 
     @imagine.autocomplete("model")
     async def _model_choices(

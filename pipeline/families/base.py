@@ -102,6 +102,8 @@ class ModelFamily(ABC):
     size_multiple: ClassVar[int] = 8
     # Image-to-image pipelines that draw at a default size unless told the output size.
     img2img_needs_size: ClassVar[bool] = False
+    # The keyword the family's ControlNet pipeline takes the control images by.
+    control_argument: ClassVar[str] = "image"
 
     # Loading -------------------------------------------------------------------------------
 
@@ -141,6 +143,12 @@ class ModelFamily(ABC):
         img2img = AutoPipelineForImage2Image.from_pipe(pipe, dtype=dtype)
         inpaint = AutoPipelineForInpainting.from_pipe(pipe, dtype=dtype)
         return img2img, inpaint
+
+    def controlnet_class(self) -> Any:
+        """Return the diffusers ControlNet model class of this family."""
+        from diffusers import ControlNetModel  # noqa: PLC0415 - slow import
+
+        return ControlNetModel
 
     def denoiser(self, pipe: Any) -> nn.Module:
         """Return the module that denoises: the UNet (a transformer family says otherwise)."""

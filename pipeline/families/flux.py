@@ -74,6 +74,13 @@ class FluxFamily(ModelFamily):
     seamless_tiling: ClassVar[bool] = False
     size_multiple: ClassVar[int] = 16
     img2img_needs_size: ClassVar[bool] = True
+    control_argument: ClassVar[str] = "control_image"
+
+    def controlnet_class(self) -> Any:
+        """Return ``FluxControlNetModel``."""
+        from diffusers import FluxControlNetModel  # noqa: PLC0415 - slow import
+
+        return FluxControlNetModel
 
     def pipeline_class(self) -> Any:
         """Return ``FluxPipeline``."""

@@ -41,6 +41,7 @@ def shared_pool(engine: Engine, config: BotConfig) -> ModelPool:
             config.input_images,
             profile=profile,
             loras=LoraCatalog(config.lora_dirs),
+            controlnets=entry.controlnets,
         ),
     )
     return pool

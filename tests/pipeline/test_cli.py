@@ -12,9 +12,12 @@ from PIL import Image
 
 from pipeline.__main__ import main
 from pipeline.metadata import read_parameters
+from tests.pipeline.control_files import save_tiny_controlnet
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from pipeline.engine import Engine
 
 ROOT = __import__("pathlib").Path(__file__).parents[2]
 
@@ -105,6 +108,25 @@ def test_pan_widens_the_init_image(config_file: Path, tmp_path: Path) -> None:
     assert run(config_file, "a blue square", *arguments) == 0
     width, height = Image.open(tmp_path / "panned-1.png").size
     assert width == height * 3 // 2
+
+
+def test_control_guides_a_grid_with_the_models_controlnet(
+    tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Draw with --control SKETCH --control-mode scribble and record it in the image."""
+    controlnet = save_tiny_controlnet(tiny_engine, tmp_path / "controlnet")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"data_dir: data\nmodel:\n  path: {tiny_model_dir}\n  device: cpu\n  cpu_threads: 1\n"
+        f"  controlnets: {{scribble: {controlnet}}}\ngeneration:\n  steps: 3\n  sampler: Euler\n",
+        encoding="utf-8",
+    )
+    sketch = tmp_path / "sketch.png"
+    Image.new("RGB", (64, 64), "white").save(sketch)
+    output = tmp_path / "guided.png"
+    arguments = ("--control", str(sketch), "--control-mode", "scribble", "-o", str(output))
+    assert run(config, "a red circle --seed 2", *arguments) == 0
+    assert 'ControlNet: "scribble, weight 1"' in (read_parameters(Image.open(output)) or "")
 
 
 def test_two_edits_at_once_are_a_usage_error(

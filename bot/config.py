@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import ConfigDict, Field
 
-from pipeline.config import PipelineConfig, Section
+from pipeline.config import PipelineConfig
 from pipeline.config_file import load_config
+from pipeline.config_paths import Section
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -94,6 +94,7 @@ class EditActions:
     ) -> None:
         """Open the Custom Zoom or Vary (Region) form, its prompt filled in."""
         source = await self._jobs.source(interaction, job_id)
+        self._refuse_grids(source)
         prompt = source.request.prompt
         form = zoom_form(job_id, prompt) if kind == FormKind.ZOOM else region_form(job_id, prompt)
         await interaction.response.send_modal(form)

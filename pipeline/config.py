@@ -20,53 +20,20 @@ from pydantic import (
     model_validator,
 )
 
+from pipeline.config_paths import (
+    LOCAL_CHECKPOINT_SUFFIXES,
+    Section,
+    base_dir,
+    resolve_model_reference,
+)
 from pipeline.errors import PromptError
 from pipeline.prompt_syntax import parse_weighted_prompt
 from pipeline.samplers import SAMPLER_NAMES, UNET_SAMPLERS, resolve_sampler_name
 
-_LOCAL_CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt")
 # How a control image is read (pipeline/control_images.py); a model's controlnets: are keyed so.
 CONTROL_MODES = ("canny", "scribble", "lineart", "depth", "pose")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,31}$")
-
-
-class Section(BaseModel):
-    """A config section: immutable, and unknown keys are an error rather than silently ignored."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-def _base_dir(info: ValidationInfo) -> Path:
-    """Return the folder relative paths are resolved against: the config file's, else the cwd."""
-    context = info.context if isinstance(info.context, dict) else {}
-    base = context.get("base_dir")
-    return Path(base) if base is not None else Path.cwd()
-
-
-def _looks_local(value: str) -> bool:
-    """Tell a filesystem path from a hub id such as ``stabilityai/sd-turbo``."""
-    return (
-        value.startswith((".", "/", "~"))
-        or value.lower().endswith(_LOCAL_CHECKPOINT_SUFFIXES)
-        or not _HUB_ID.match(value)
-    )
-
-
-def _resolve_model_reference(value: str, info: ValidationInfo, *, must_exist: bool) -> str:
-    """Resolve a local path against the config folder; leave a hub id as it is."""
-    value = value.strip()
-    if not value:
-        raise ValueError("must not be empty")
-    candidate = (_base_dir(info) / Path(value).expanduser()).resolve()
-    if candidate.exists():
-        return str(candidate)
-    if _looks_local(value):
-        if must_exist:
-            raise ValueError(f"no such file or folder: {candidate}")
-        return str(candidate)
-    return value
 
 
 class ModelSettings(Section):
@@ -88,27 +55,27 @@ class ModelSettings(Section):
     # A dedicated inpainting model (a diffusers folder or hub id) whose UNet draws the edits.
     inpaint: str | None = None
     # ControlNets by mode (canny, scribble, lineart, depth, pose): folders, hub ids or files.
-    controlnets: dict[str, str] = {}
+    controlnets: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("path")
     @classmethod
     def _resolve_path(cls, value: str, info: ValidationInfo) -> str:
-        return _resolve_model_reference(value, info, must_exist=True)
+        return resolve_model_reference(value, info, must_exist=True)
 
     @field_validator("config")
     @classmethod
     def _resolve_config(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return None if value is None else _resolve_model_reference(value, info, must_exist=True)
+        return None if value is None else resolve_model_reference(value, info, must_exist=True)
 
     @field_validator("inpaint")
     @classmethod
     def _resolve_inpaint(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None and value.lower().endswith(_LOCAL_CHECKPOINT_SUFFIXES):
+        if value is not None and value.lower().endswith(LOCAL_CHECKPOINT_SUFFIXES):
             raise ValueError(
                 "takes a diffusers folder or hub id of an inpainting model (its unet/ is used), "
                 "not a single file"
             )
-        return None if value is None else _resolve_model_reference(value, info, must_exist=True)
+        return None if value is None else resolve_model_reference(value, info, must_exist=True)
 
     @field_validator("controlnets")
     @classmethod
@@ -117,14 +84,14 @@ class ModelSettings(Section):
         if unknown:
             raise ValueError(f"unknown mode {unknown[0]!r:.20}: use {', '.join(CONTROL_MODES)}")
         return {
-            mode: _resolve_model_reference(path, info, must_exist=True)
+            mode: resolve_model_reference(path, info, must_exist=True)
             for mode, path in value.items()
         }
 
     @field_validator("cache_dir")
     @classmethod
     def _resolve_cache_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return None if value is None else (_base_dir(info) / value.expanduser()).resolve()
+        return None if value is None else (base_dir(info) / value.expanduser()).resolve()
 
     @field_validator("device")
     @classmethod
@@ -138,7 +105,7 @@ class ModelSettings(Section):
         """Say where the weights come from, which decides how they are loaded."""
         if not Path(self.path).is_absolute():
             return "hub"
-        return "file" if self.path.lower().endswith(_LOCAL_CHECKPOINT_SUFFIXES) else "folder"
+        return "file" if self.path.lower().endswith(LOCAL_CHECKPOINT_SUFFIXES) else "folder"
 
 
 class ModelEntry(ModelSettings):
@@ -178,7 +145,7 @@ class ModelEntry(ModelSettings):
 def model_label(path: str) -> str:
     """Name a model after the last part of its path or hub id (``easel-tiny``, ``sd-turbo``)."""
     last = path.rstrip("/").rsplit("/", 1)[-1]
-    stem = Path(last).stem if last.lower().endswith(_LOCAL_CHECKPOINT_SUFFIXES) else last
+    stem = Path(last).stem if last.lower().endswith(LOCAL_CHECKPOINT_SUFFIXES) else last
     cleaned = re.sub(r"[^\w.-]", "-", stem).strip("-.") or "model"
     return cleaned[:32]
 
@@ -190,7 +157,7 @@ class StyleSettings(Section):
     negative: str = ""
     model: str | None = None
     steps: int | None = Field(default=None, ge=1, le=500)
-    loras: dict[str, float] = {}
+    loras: dict[str, float] = Field(default_factory=dict)
 
     @field_validator("loras")
     @classmethod
@@ -264,12 +231,12 @@ class LoraSettings(Section):
     @field_validator("dir")
     @classmethod
     def _resolve_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return None if value is None else (_base_dir(info) / value.expanduser()).resolve()
+        return None if value is None else (base_dir(info) / value.expanduser()).resolve()
 
     @field_validator("extra_dirs")
     @classmethod
     def _resolve_extra_dirs(cls, value: tuple[Path, ...], info: ValidationInfo) -> tuple[Path, ...]:
-        return tuple((_base_dir(info) / path.expanduser()).resolve() for path in value)
+        return tuple((base_dir(info) / path.expanduser()).resolve() for path in value)
 
 
 class QueueSettings(Section):
@@ -296,6 +263,19 @@ class QueueSettings(Section):
         return value
 
 
+class ControlSettings(Section):
+    """The models that turn a member's image into a control image OpenCV cannot make."""
+
+    # A transformers depth-estimation model (a folder or hub id: Depth Anything, DPT, …) that
+    # turns a member's image into the depth map a depth ControlNet reads.
+    depth_model: str | None = None
+
+    @field_validator("depth_model")
+    @classmethod
+    def _resolve_depth_model(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else resolve_model_reference(value, info, must_exist=True)
+
+
 class PipelineConfig(BaseModel):
     """The sections of ``config.yaml`` the engine reads; other sections belong to the bot."""
 
@@ -311,11 +291,12 @@ class PipelineConfig(BaseModel):
     loras: LoraSettings = LoraSettings()
     # A super-resolution model (ESRGAN family, .pth or .safetensors) for every upscale.
     upscaler: str | None = None
+    control: ControlSettings = ControlSettings()
 
     @field_validator("upscaler")
     @classmethod
     def _resolve_upscaler(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return None if value is None else _resolve_model_reference(value, info, must_exist=True)
+        return None if value is None else resolve_model_reference(value, info, must_exist=True)
 
     @field_validator("styles")
     @classmethod
@@ -331,7 +312,7 @@ class PipelineConfig(BaseModel):
     @field_validator("data_dir")
     @classmethod
     def _resolve_data_dir(cls, value: Path, info: ValidationInfo) -> Path:
-        return (_base_dir(info) / value.expanduser()).resolve()
+        return (base_dir(info) / value.expanduser()).resolve()
 
     @model_validator(mode="after")
     def _one_way_to_name_models(self) -> Self:
@@ -355,6 +336,14 @@ class PipelineConfig(BaseModel):
             )
         if sum(entry.default for entry in self.model_entries) > 1:
             raise ValueError("models: only one entry may say default: true")
+        if self.control.depth_model is None and any(
+            "depth" in entry.controlnets for entry in self.model_entries
+        ):
+            raise ValueError(
+                "a model has a depth ControlNet: set control.depth_model to a depth-estimation "
+                "model (e.g. depth-anything/Depth-Anything-V2-Small-hf, or its local folder), "
+                "which turns members' images into the depth maps it reads"
+            )
         return self
 
     @property

@@ -4,7 +4,9 @@ A model entry's ``controlnets:`` maps a mode (``canny``, ``scribble``, …) to a
 diffusers folder, hub id or single file). Each is loaded once, on the first job that asks for
 its mode, and wrapped in the family's ControlNet pipeline made with ``from_pipe``, so the
 model's own modules (and its LoRAs) are shared, not copied. A member's image is preprocessed
-with :mod:`pipeline.control_images` at the output size for every image of the job.
+at the output size for every image of the job: with :mod:`pipeline.control_images` (canny,
+scribble, lineart), by the configured depth model (:mod:`pipeline.depth`), or taken as it is
+(a pose skeleton: Easel has no pose estimator).
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from PIL.Image import Resampling
+
 from pipeline.control_images import OPENCV_MODES, control_image
-from pipeline.errors import ModelLoadError
+from pipeline.depth import DepthEstimator
+from pipeline.errors import ModelLoadError, ParameterError
 from pipeline.images import read_input_image
 
 if TYPE_CHECKING:
@@ -34,10 +39,14 @@ _SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pth", ".bin")
 class ControlNets:
     """One model's ControlNets by mode, each loaded on first use."""
 
-    def __init__(self, model: LoadedModel, paths: Mapping[str, str]) -> None:
+    def __init__(
+        self, model: LoadedModel, paths: Mapping[str, str], depth_model: str | None = None
+    ) -> None:
         self._model = model
         self._paths = dict(paths)
         self._pipelines: dict[str, Any] = {}
+        self._depth_model = depth_model
+        self._depth: DepthEstimator | None = None
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -49,6 +58,39 @@ class ControlNets:
         if mode not in self._pipelines:
             self._pipelines[mode] = self._load(mode)
         return self._pipelines[mode]
+
+    def inputs(
+        self, requests: Sequence[GenerationRequest], limits: InputImageSettings
+    ) -> list[Image.Image]:
+        """Return each image's control image: the member's image read at the output size.
+
+        The OpenCV modes preprocess it, ``depth`` estimates its depth with the configured
+        model, and a ``pose`` image is taken as the skeleton the member made.
+        """
+        images: list[Image.Image] = []
+        for request in requests:
+            assert request.control_image is not None  # check_batch guarantees it
+            source = read_input_image(request.control_image, limits)
+            size = (request.width, request.height)
+            if request.control_mode in OPENCV_MODES:
+                image = control_image(source, request.control_mode, size)
+            elif request.control_mode == "depth":
+                image = self._depth_estimator().depth_map(source, size)
+            else:
+                image = source.resize(size, Resampling.LANCZOS)
+            images.extend([image] * request.num_images)
+        return images
+
+    def _depth_estimator(self) -> DepthEstimator:
+        """Return the depth model, loading it the first time."""
+        if self._depth is None:
+            if self._depth_model is None:
+                raise ParameterError(
+                    "Depth control needs a depth-estimation model: the owner sets "
+                    "control.depth_model in config.yaml."
+                )
+            self._depth = DepthEstimator.load(self._depth_model, self._model.device)
+        return self._depth
 
     def _load(self, mode: str) -> Any:
         """Load one ControlNet and wrap it in the family's ControlNet pipeline."""
@@ -79,25 +121,3 @@ class ControlNets:
         pipe.set_progress_bar_config(disable=True)
         logger.info("loaded the %s ControlNet %s for %s", mode, path, model.name)
         return pipe
-
-
-def control_inputs(
-    requests: Sequence[GenerationRequest], limits: InputImageSettings
-) -> list[Image.Image]:
-    """Return each image's control image: the member's image read at the output size.
-
-    The OpenCV modes preprocess it; a depth or pose map is taken as the member made it.
-    """
-    images: list[Image.Image] = []
-    for request in requests:
-        assert request.control_image is not None  # check_batch guarantees it
-        source = read_input_image(request.control_image, limits)
-        size = (request.width, request.height)
-        if request.control_mode in OPENCV_MODES:
-            image = control_image(source, request.control_mode, size)
-        else:
-            from PIL import Image  # noqa: PLC0415 - only for ready-made maps
-
-            image = source.resize(size, Image.Resampling.LANCZOS)
-        images.extend([image] * request.num_images)
-    return images

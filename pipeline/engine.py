@@ -22,7 +22,7 @@ import torch
 from pipeline.batching import batch_key, check_batch, split_per_request
 from pipeline.chaos import scatter
 from pipeline.config import model_label
-from pipeline.control import ControlNets, control_inputs
+from pipeline.control import ControlNets
 from pipeline.errors import GenerationCanceled
 from pipeline.image_inputs import EditInputs, edits_of, init_images
 from pipeline.loading import LoadedModel, load_model
@@ -59,15 +59,17 @@ class Engine:
         loras: LoraCatalog | None = None,
         upscaler: SuperResolution | None = None,
         controlnets: Mapping[str, str] | None = None,
+        depth_model: str | None = None,
     ) -> None:
         """Wrap ``model``; ``profile`` names it and holds its defaults (else read from it).
 
         ``upscaler`` enlarges the image of every upscale before it is refined (else Lanczos);
-        ``controlnets`` maps a control mode to the ControlNet that guides it.
+        ``controlnets`` maps a control mode to the ControlNet that guides it, and
+        ``depth_model`` makes depth maps for a depth ControlNet.
         """
         self.model = model
         self.upscaler = upscaler
-        self.controlnets = ControlNets(model, controlnets or {})
+        self.controlnets = ControlNets(model, controlnets or {}, depth_model)
         self.settings = settings
         self.input_limits = input_limits
         self.profile = profile or profile_of(model_label(model.name), model.traits, None, settings)
@@ -110,6 +112,7 @@ class Engine:
             loras=catalog,
             upscaler=upscaler,
             controlnets=entry.controlnets,
+            depth_model=config.control.depth_model,
         )
 
     @property
@@ -255,7 +258,9 @@ class Engine:
         size = {"height": first.height, "width": first.width}
         if first.control_image is not None:
             arguments.update(size, controlnet_conditioning_scale=first.control_weight)
-            arguments[self._family.control_argument] = control_inputs(requests, self.input_limits)
+            arguments[self._family.control_argument] = self.controlnets.inputs(
+                requests, self.input_limits
+            )
             return self.controlnets.pipeline(first.control_mode), None
         if first.init_image is None:
             arguments.update(size)

@@ -38,7 +38,7 @@ from training.architecture import NATIVE_SIZE, training_scheduler
 from training.captions import caption
 from training.controlnet_scenes import placed_scenes, render_placed
 from training.data import to_tensor
-from training.loops import OFFSET_NOISE, _min_snr_weights
+from training.loops import OFFSET_NOISE, min_snr_weights, warmup_then_decay
 from training.lora import BaseComponents, load_base
 from training.scenes import held_out_combinations
 
@@ -155,15 +155,14 @@ def controlled_loss(
         mid_block_additional_residual=middle,
     ).sample
     per_image = functional.mse_loss(predicted, noise, reduction="none").mean(dim=(1, 2, 3))
-    return (per_image * _min_snr_weights(scheduler.alphas_cumprod, timesteps)).mean()
+    return (per_image * min_snr_weights(scheduler.alphas_cumprod, timesteps)).mean()
 
 
 def scheduled_learning_rate(step: int, plan: ControlNetPlan) -> float:
-    """Warm up linearly, then decay linearly to 10 % by the last step."""
-    if step < plan.warmup_steps:
-        return plan.learning_rate * (step + 1) / plan.warmup_steps
-    progress = (step - plan.warmup_steps) / max(1, plan.steps - plan.warmup_steps)
-    return plan.learning_rate * (1.0 - 0.9 * progress)
+    """Return the plan's learning rate at ``step``: warm up, then decay to 10 %."""
+    return warmup_then_decay(
+        step, steps=plan.steps, warmup_steps=plan.warmup_steps, learning_rate=plan.learning_rate
+    )
 
 
 def train_controlnet(

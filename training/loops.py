@@ -167,7 +167,7 @@ class Denoiser:
     ema_text: EMA
 
 
-def _min_snr_weights(scheduler_alphas: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+def min_snr_weights(scheduler_alphas: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
     """Return Min-SNR-gamma loss weights for epsilon prediction."""
     alpha_bar = scheduler_alphas[timesteps]
     snr = alpha_bar / (1 - alpha_bar)
@@ -281,7 +281,7 @@ def _denoising_loss(
     noisy = scheduler.add_noise(latents, noise, timesteps)
     predicted = denoiser.unet(noisy, timesteps, encoder_hidden_states=context).sample
     per_image = functional.mse_loss(predicted, noise, reduction="none").mean(dim=(1, 2, 3))
-    return (per_image * _min_snr_weights(scheduler.alphas_cumprod, timesteps)).mean()
+    return (per_image * min_snr_weights(scheduler.alphas_cumprod, timesteps)).mean()
 
 
 def _lr_factor(step: int, plan: TrainingPlan) -> float:
@@ -304,3 +304,11 @@ def load_denoiser(plan: TrainingPlan, tokenizer: CLIPTokenizer) -> Denoiser:
     denoiser.ema_unet.model.load_state_dict(state["ema_unet"])
     denoiser.ema_text.model.load_state_dict(state["ema_text"])
     return denoiser
+
+
+def warmup_then_decay(step: int, *, steps: int, warmup_steps: int, learning_rate: float) -> float:
+    """Warm up linearly, then decay linearly to 10 % by the last step (the add-on trainers')."""
+    if step < warmup_steps:
+        return learning_rate * (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, steps - warmup_steps)
+    return learning_rate * (1.0 - 0.9 * progress)

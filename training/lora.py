@@ -35,7 +35,7 @@ from transformers import CLIPTextModel, CLIPTokenizer
 from training.architecture import NATIVE_SIZE, training_scheduler
 from training.captions import caption
 from training.data import to_tensor
-from training.loops import CAPTION_DROPOUT, MIN_SNR_GAMMA, OFFSET_NOISE
+from training.loops import CAPTION_DROPOUT, MIN_SNR_GAMMA, OFFSET_NOISE, warmup_then_decay
 from training.lora_scenes import lora_scenes, render_lora_scene
 
 if TYPE_CHECKING:
@@ -139,11 +139,10 @@ def denoising_loss(
 
 
 def scheduled_learning_rate(step: int, plan: LoraPlan) -> float:
-    """Warm up linearly, then decay linearly to 10 % by the last step."""
-    if step < plan.warmup_steps:
-        return plan.learning_rate * (step + 1) / plan.warmup_steps
-    progress = (step - plan.warmup_steps) / max(1, plan.steps - plan.warmup_steps)
-    return plan.learning_rate * (1.0 - 0.9 * progress)
+    """Return the plan's learning rate at ``step``: warm up, then decay to 10 %."""
+    return warmup_then_decay(
+        step, steps=plan.steps, warmup_steps=plan.warmup_steps, learning_rate=plan.learning_rate
+    )
 
 
 def train_lora(plan: LoraPlan) -> BaseComponents:

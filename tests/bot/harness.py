@@ -42,6 +42,7 @@ def shared_pool(engine: Engine, config: BotConfig) -> ModelPool:
             profile=profile,
             loras=LoraCatalog(config.lora_dirs),
             controlnets=entry.controlnets,
+            depth_model=config.control.depth_model,
         ),
     )
     return pool

@@ -160,13 +160,18 @@ def model_pool(config: BotConfig, catalog: ModelCatalog, device: str | None) -> 
     )
 
 
-def load_engines(config: BotConfig) -> list[ModelPool]:
+def load_engines(config: BotConfig) -> list[BatchEngine]:
     """Build every worker's pool with the default model loaded, so the first job starts warm.
 
     Every configured model's files are read first, so an unusable one stops the start-up
-    with its name and why.
+    with its name and why. With ``cluster.backend: ray`` the workers send their batches to
+    Ray Serve replicas instead (one worker per replica a model may have).
     """
     catalog = ModelCatalog.from_config(config)
+    if config.cluster.backend == "ray":
+        from pipeline.cluster.backend import ray_engines  # noqa: PLC0415 - the optional extra
+
+        return list(ray_engines(config, config.cluster))
     pools = [model_pool(config, catalog, device) for device in worker_devices(config)]
     for pool in pools:
         pool.engine_for(catalog.default)
@@ -174,7 +179,7 @@ def load_engines(config: BotConfig) -> list[ModelPool]:
     logger.info(
         "models %s configured; %s loaded on %d worker(s)", names, catalog.default, len(pools)
     )
-    return pools
+    return list(pools)
 
 
 async def open_database(config: BotConfig) -> Database:
@@ -266,6 +271,8 @@ def _scheduler(
     devices = worker_devices(config)
 
     def rebuild(index: int) -> BatchEngine:
+        if config.cluster.backend == "ray":
+            return engines[index]  # Serve replaces the replica; the handle stays good
         return model_pool(config, catalog, devices[index % len(devices)])
 
     return JobScheduler(

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from pipeline.cluster.settings import ClusterSettings
 from pipeline.config_paths import (
     LOCAL_CHECKPOINT_SUFFIXES,
     Section,
@@ -292,6 +293,7 @@ class PipelineConfig(BaseModel):
     # A super-resolution model (ESRGAN family, .pth or .safetensors) for every upscale.
     upscaler: str | None = None
     control: ControlSettings = ControlSettings()
+    cluster: ClusterSettings = ClusterSettings()
 
     @field_validator("upscaler")
     @classmethod

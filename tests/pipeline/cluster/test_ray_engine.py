@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -84,13 +83,22 @@ def test_a_replica_killed_mid_batch_is_an_engine_lost_and_the_retry_draws(
 
 
 def replica_pids() -> list[int]:
-    """Return the process ids of the Serve replicas that are drawing (by process title)."""
-    listing = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True)
-    return [
-        int(line.split()[0])
-        for line in listing.stdout.splitlines()
-        if "ray::ServeReplica:easel-" in line
-    ]
+    """Return the process ids of this test run's Serve replicas (by their process title).
+
+    Only this process's own Ray children count: another Ray instance on the machine (a
+    parallel test run, say) is left alone.
+    """
+    import psutil  # noqa: PLC0415 - Ray's own dependency
+
+    pids = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            title = " ".join(process.cmdline())
+        except psutil.Error:
+            continue
+        if "ray::ServeReplica:easel-" in title:
+            pids.append(process.pid)
+    return pids
 
 
 def test_concurrent_batches_run_on_both_replicas(

@@ -54,6 +54,10 @@ async def run_checks(config_path: Path, token: str) -> list[CheckResult]:
     results.append(await asyncio.to_thread(_check_data_dir, config))
     results.append(await _check_database(config))
     results.append(await asyncio.to_thread(_check_loras, config))
+    if config.cluster.backend == "ray":
+        results.append(await asyncio.to_thread(_check_cluster, config))
+        results.append(await _check_token(token))
+        return results  # the replicas load and draw the models, not this machine
     for entry in config.model_entries:
         engine, loaded = await asyncio.to_thread(_load_model, config, entry.label)
         results.append(loaded)
@@ -128,6 +132,18 @@ async def _check_database(config: BotConfig) -> CheckResult:
     finally:
         await database.close()
     return CheckResult("database", True, f"schema version {version}, {jobs} job(s) stored")
+
+
+def _check_cluster(config: BotConfig) -> CheckResult:
+    """Find Ray and the cluster ``cluster.address`` names (joined and left, nothing deployed)."""
+    from pipeline.cluster.probe import describe_cluster  # noqa: PLC0415 - the optional extra
+
+    try:
+        detail = describe_cluster(config.cluster)
+    except ModelLoadError as error:
+        first, _, fix = str(error).partition("\n")
+        return CheckResult("cluster", False, first, fix)
+    return CheckResult("cluster", True, detail)
 
 
 def _load_model(config: BotConfig, name: str) -> tuple[Engine | None, CheckResult]:

@@ -12,4 +12,5 @@ pytest_plugins = [
     "tests.lora_fixtures",
     "tests.pipeline.sr_files",
     "tests.database_fixtures",
+    "tests.ray_fixtures",
 ]

@@ -23,6 +23,10 @@ class ClusterSettings(Section):
     max_replicas: int | None = Field(default=None, ge=1, le=256)
     gpus_per_replica: float = Field(default=0.0, ge=0.0, le=8.0)
     cpus_per_replica: float = Field(default=1.0, gt=0.0, le=256.0)
+    # Serve asks each replica this often whether it is healthy; a replica whose device fails
+    # or whose draw, asked to stop, runs on past hang_seconds is replaced.
+    health_check_seconds: float = Field(default=10.0, ge=1.0, le=600.0)
+    hang_seconds: float = Field(default=60.0, gt=0.0, le=3600.0)
     app_prefix: str = Field(default="easel", pattern=r"^[a-z][a-z0-9-]{0,30}$")
 
     @model_validator(mode="after")

@@ -13,7 +13,7 @@ from pipeline.loras import LoraCatalog
 from pipeline.models import ModelCatalog, profile_of
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
     from pathlib import Path
 
     from bot.app import EaselApp
@@ -73,17 +73,23 @@ async def running_easel(
     config: BotConfig,
     *,
     queue_engine: BatchEngine | None = None,
+    queue_engines: Sequence[BatchEngine] = (),
     classifier: SafetyClassifier | None = None,
 ) -> AsyncIterator[EaselApp]:
     """Start the bot, built by the composition root, on the emulator; shut it down after.
 
-    ``queue_engine`` lets a test wrap the real engine (to pause or slow it) for the queue.
+    ``queue_engine`` lets a test wrap the real engine (to pause or slow it) for the queue;
+    ``queue_engines`` gives one engine per worker instead (Ray's, say), rebuilt as the config
+    says.
     The bot's engine shares the loaded model but takes its settings from ``config``, as in
     production where both come from one file.
     """
+    engines = list(queue_engines) or (
+        [queue_engine] if queue_engine is not None else [shared_pool(engine, config)]
+    )
     app = await build_app(
         config,
-        [queue_engine] if queue_engine is not None else [shared_pool(engine, config)],
+        engines,
         rebuildable=queue_engine is None,
         clock=lambda: emulator.clock.wall().timestamp(),
         classifier=classifier,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ ROOT = Path(__file__).parents[2]
 LONG = 60
 SITECUSTOMIZE = """
 import os
+import socket
 import discord.asset, discord.gateway, discord.http, yarl
 
 discord.http.Route.BASE = os.environ["EASEL_TEST_API"]
@@ -37,6 +39,22 @@ def write_config(folder: Path, model: Path) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+def ray_config_file(folder: Path, model: Path, address: str) -> Path:
+    """Write a config with cluster.backend: ray at ``address``."""
+    path = write_config(folder, model)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(f"{text}cluster:\n  backend: ray\n  address: '{address}'\n", encoding="utf-8")
+    return path
+
+
+def unused_port() -> int:
+    """Return a loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
 async def start_bot(

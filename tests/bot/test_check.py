@@ -6,7 +6,7 @@ import asyncio
 import shutil
 from typing import TYPE_CHECKING
 
-from tests.bot.process import LONG, start_bot
+from tests.bot.process import LONG, ray_config_file, start_bot, unused_port
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -117,3 +117,31 @@ async def test_an_unreadable_lora_file_fails_naming_it(
     assert code != 0
     assert "✘ loras" in output
     assert "unreadable: broken" in output
+
+
+async def test_an_unreachable_ray_cluster_fails_naming_the_address_and_the_fix(
+    emulator: DiscordEmulator, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Fail the cluster line when nothing answers at cluster.address, and load no model here."""
+    address = f"127.0.0.1:{unused_port()}"
+    config = ray_config_file(tmp_path, tiny_model_dir, address)
+    process = await start_bot(emulator, tmp_path, tiny_model_dir, None, "--check", config=config)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=LONG)
+    output = stdout.decode() + stderr.decode()
+    assert process.returncode != 0
+    assert f"✘ cluster     cluster.address {address}: cannot reach Ray" in output
+    assert "fix: start the head node (ray start --head)" in output
+    assert "model tiny-sd" not in output
+
+
+async def test_a_local_ray_instance_is_described_without_starting_it(
+    emulator: DiscordEmulator, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Pass the cluster line for address local: Ray found, on 127.0.0.1, replicas per model."""
+    config = ray_config_file(tmp_path, tiny_model_dir, "local")
+    process = await start_bot(emulator, tmp_path, tiny_model_dir, None, "--check", config=config)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=LONG)
+    output = stdout.decode() + stderr.decode()
+    assert process.returncode == 0
+    assert "✔ cluster" in output
+    assert "starts a Ray instance on 127.0.0.1 at start-up, 1 replica(s) per model" in output

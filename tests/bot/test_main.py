@@ -10,7 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from tests.bot.harness import is_result
-from tests.bot.process import LONG, ROOT, start_bot, write_config
+from tests.bot.process import LONG, ROOT, ray_config_file, start_bot, unused_port, write_config
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -100,3 +100,17 @@ async def test_backup_copies_the_database_without_a_token(
     assert "backed up" in stdout.decode()
     with sqlite3.connect(target) as copy:
         assert copy.execute("SELECT name FROM sqlite_master WHERE name = 'kept'").fetchone()
+
+
+async def test_an_unreachable_ray_cluster_stops_the_start_up_with_one_line(
+    emulator: DiscordEmulator, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Exit non-zero with one line naming cluster.address when Ray does not answer there."""
+    config = ray_config_file(tmp_path, tiny_model_dir, f"127.0.0.1:{unused_port()}")
+    process = await start_bot(emulator, tmp_path, tiny_model_dir, "token", config=config)
+    _stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=LONG)
+    lines = [line for line in stderr.decode().strip().splitlines() if line.startswith("error")]
+    assert process.returncode != 0
+    assert len(lines) == 1
+    assert "cluster.address 127.0.0.1:" in lines[0]
+    assert "Traceback" not in stderr.decode()

@@ -5,44 +5,29 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 
-from pipeline.cluster.backend import connect, deploy
-from pipeline.cluster.ray_engine import RayEngine
-from pipeline.cluster.settings import ClusterSettings
+from pipeline.cluster.backend import ray_engines
 from pipeline.errors import EngineLostError, GenerationCanceled
+from tests.ray_fixtures import ray_engine, replica_pids
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    from pipeline.config import PipelineConfig
+    from bot.config import BotConfig
     from pipeline.engine import Engine
 
 
-@pytest.fixture(scope="session")
-def served(tiny_config: PipelineConfig) -> Iterator[dict[str, Any]]:
-    """Serve the tiny model as two replicas on a local, loopback-only Ray instance."""
-    settings = ClusterSettings(backend="ray", replicas=2, cpus_per_replica=0.5)
-    connect(settings, num_cpus=2)
-    handles = deploy(tiny_config.model_copy(update={"cluster": settings}), settings)
-    yield handles
-    import ray  # noqa: PLC0415
-    from ray import serve  # noqa: PLC0415
-
-    serve.shutdown()
-    ray.shutdown()
-
-
 def test_a_replica_draws_the_same_pixels_as_the_engine_in_process(
-    served: dict[str, Any], tiny_engine: Engine
+    served: dict[str, Any], ray_config: BotConfig, tiny_engine: Engine
 ) -> None:
     """Get exactly the in-process engine's images back through Ray, with progress."""
     request = tiny_engine.parse("a red circle --seed 3")
     steps: list[int] = []
-    remote = RayEngine(served).generate_batch([request], progress=lambda p: steps.append(p.step))
+    engine = ray_engine(served, ray_config)
+    remote = engine.generate_batch([request], progress=lambda p: steps.append(p.step))
     local = tiny_engine.generate_batch([request])
     assert steps == list(range(1, request.steps + 1))
     for ours, theirs in zip(remote[0].images, local[0].images, strict=True):
@@ -50,21 +35,22 @@ def test_a_replica_draws_the_same_pixels_as_the_engine_in_process(
 
 
 def test_a_cancel_stops_the_replica_between_steps(
-    served: dict[str, Any], tiny_engine: Engine
+    served: dict[str, Any], ray_config: BotConfig, tiny_engine: Engine
 ) -> None:
     """Raise GenerationCanceled once the caller asks, and leave the replica free for the next."""
     request = tiny_engine.parse("a red circle --seed 4 --steps 40")
     seen: list[int] = []
     with pytest.raises(GenerationCanceled):
-        RayEngine(served).generate_batch(
+        ray_engine(served, ray_config).generate_batch(
             [request], progress=lambda p: seen.append(p.step), cancel=lambda: len(seen) >= 1
         )
     assert len(seen) < request.steps
-    assert RayEngine(served).generate_batch([tiny_engine.parse("a blue star --seed 1")])
+    after = tiny_engine.parse("a blue star --seed 1")
+    assert ray_engine(served, ray_config).generate_batch([after])
 
 
 def test_a_replica_killed_mid_batch_is_an_engine_lost_and_the_retry_draws(
-    served: dict[str, Any], tiny_engine: Engine
+    served: dict[str, Any], ray_config: BotConfig, tiny_engine: Engine
 ) -> None:
     """Kill the replicas under a batch: EngineLostError, and a retry waits for Serve's new ones."""
     request = tiny_engine.parse("a red circle --seed 5 --steps 60")
@@ -77,35 +63,16 @@ def test_a_replica_killed_mid_batch_is_an_engine_lost_and_the_retry_draws(
                 os.kill(pid, signal.SIGKILL)
 
     with pytest.raises(EngineLostError):
-        RayEngine(served).generate_batch([request], progress=kill_on_first_step)
+        ray_engine(served, ray_config).generate_batch([request], progress=kill_on_first_step)
     retry = tiny_engine.parse("a red circle --seed 5")
-    assert RayEngine(served).generate_batch([retry])[0].images
-
-
-def replica_pids() -> list[int]:
-    """Return the process ids of this test run's Serve replicas (by their process title).
-
-    Only this process's own Ray children count: another Ray instance on the machine (a
-    parallel test run, say) is left alone.
-    """
-    import psutil  # noqa: PLC0415 - Ray's own dependency
-
-    pids = []
-    for process in psutil.Process().children(recursive=True):
-        try:
-            title = " ".join(process.cmdline())
-        except psutil.Error:
-            continue
-        if "ray::ServeReplica:easel-" in title:
-            pids.append(process.pid)
-    return pids
+    assert ray_engine(served, ray_config).generate_batch([retry])[0].images
 
 
 def test_concurrent_batches_run_on_both_replicas(
-    served: dict[str, Any], tiny_engine: Engine
+    served: dict[str, Any], ray_config: BotConfig, tiny_engine: Engine
 ) -> None:
     """Draw two batches sent at once on two different replicas."""
-    engines = [RayEngine(served), RayEngine(served)]
+    engines = [ray_engine(served, ray_config), ray_engine(served, ray_config)]
     requests = [tiny_engine.parse(f"a red circle --seed {s} --steps 30") for s in (1, 2)]
     threads = [
         threading.Thread(target=engine.generate_batch, args=([request],))
@@ -121,12 +88,12 @@ def test_concurrent_batches_run_on_both_replicas(
 
 
 def test_ray_listens_and_talks_on_loopback_only(
-    served: dict[str, Any], tiny_engine: Engine
+    served: dict[str, Any], ray_config: BotConfig, tiny_engine: Engine
 ) -> None:
     """Find every socket of every Ray process on 127.0.0.1, while a batch is drawn."""
     import psutil  # noqa: PLC0415 - Ray's own dependency
 
-    RayEngine(served).generate_batch([tiny_engine.parse("a red circle --seed 9")])
+    ray_engine(served, ray_config).generate_batch([tiny_engine.parse("a red circle --seed 9")])
     processes = psutil.Process().children(recursive=True)
     sockets = [c for p in processes for c in _connections(p)]
     addresses = {c.laddr.ip for c in sockets} | {c.raddr.ip for c in sockets if c.raddr}
@@ -143,3 +110,35 @@ def _connections(process: Any) -> list[Any]:
         return list(process.net_connections(kind="inet"))
     except psutil.Error:
         return []
+
+
+def test_a_cancel_is_heard_while_the_replica_sends_nothing(
+    served: dict[str, Any], ray_config: BotConfig, tiny_engine: Engine
+) -> None:
+    """Stop waiting within a poll of a cancel, though no step has come back yet."""
+    request = tiny_engine.parse("a red circle --seed 6 --steps 60")
+    started = time.monotonic()
+    with pytest.raises(GenerationCanceled):
+        ray_engine(served, ray_config).generate_batch([request], cancel=lambda: True)
+    assert time.monotonic() - started < 5
+
+
+def test_the_served_model_counts_as_loaded_and_an_unserved_one_does_not(
+    served: dict[str, Any], ray_config: BotConfig
+) -> None:
+    """Tell /models the tiny model has replicas running (by name and as the default)."""
+    engine = ray_engine(served, ray_config)
+    assert engine.has_loaded(ray_config.default_model.label)
+    assert engine.has_loaded("")
+    assert not engine.has_loaded("no-such-model")
+
+
+def test_a_restarted_bot_reattaches_to_the_running_replicas(
+    served: dict[str, Any], ray_config: BotConfig, tiny_engine: Engine
+) -> None:
+    """Build the engines again from the same config: the same replica processes draw."""
+    before = sorted(replica_pids())
+    engines = ray_engines(ray_config, ray_config.cluster)
+    assert len(engines) == ray_config.cluster.replicas
+    assert engines[0].generate_batch([tiny_engine.parse("a blue star --seed 2")])
+    assert sorted(replica_pids()) == before

@@ -25,62 +25,19 @@ import asyncio
 import statistics
 import sys
 import tempfile
-import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.queue_rounds import run_round
 from benchmarks.sd15 import prepare_random_sd15
-from bot.store.database import Database
-from bot.store.jobs import SqliteJobStore
 from pipeline.config import PipelineConfig, QueueSettings
 from pipeline.config_file import load_config
 from pipeline.engine import Engine
-from pipeline.jobs import job_cost
-from pipeline.scheduler import JobScheduler
-
-if TYPE_CHECKING:
-    from pipeline.request import GenerationRequest
-
-
-@dataclass(frozen=True)
-class Round:
-    """How long one round took, and the first job's images to compare across modes."""
-
-    seconds: float
-    first_job: list[np.ndarray]
-
-
-async def run_round(engine: Engine, base: GenerationRequest, jobs: int, max_images: int) -> Round:
-    """Submit ``jobs`` copies of ``base`` (own seeds and owners) at once and time them."""
-    with tempfile.TemporaryDirectory() as folder:
-        database = await Database.open(Path(folder) / "bench.db")
-        settings = QueueSettings(
-            max_batch_images=max_images, gather_ms=20, max_jobs_per_user=jobs, max_pending=jobs
-        )
-        scheduler = JobScheduler(
-            [engine],
-            SqliteJobStore(database),
-            settings,
-            output_dir=Path(folder) / "outputs",
-            quantum=job_cost(engine.parse("x")),
-        )
-        await scheduler.start()
-        started = time.perf_counter()
-        handles = [
-            await scheduler.submit(replace(base, seed=index * 10), f"user{index}")
-            for index in range(jobs)
-        ]
-        results = await asyncio.gather(*(handle.result() for handle in handles))
-        elapsed = time.perf_counter() - started
-        await scheduler.shutdown()
-        await database.close()
-    return Round(elapsed, [np.asarray(image, dtype=np.int16) for image in results[0].images])
 
 
 async def main() -> None:
@@ -113,6 +70,11 @@ async def main() -> None:
         await compare(engine, config.queue.max_batch_images, arguments)
 
 
+def batches_of(images: int) -> QueueSettings:
+    """Return the queue's settings for batches of at most ``images`` images."""
+    return QueueSettings(max_batch_images=images, gather_ms=20)
+
+
 async def compare(engine: Engine, configured: int, arguments: argparse.Namespace) -> None:
     """Time one job per call, the config's batch limit and one call for all; print them."""
     base = replace(
@@ -124,13 +86,13 @@ async def compare(engine: Engine, configured: int, arguments: argparse.Namespace
     if arguments.arch == "sd15":
         base = replace(base, width=arguments.size, height=arguments.size)
     images = arguments.jobs * arguments.images_per_job
-    await run_round(engine, replace(base, steps=2), 2, images)  # warm-up
+    await run_round([engine], replace(base, steps=2), 2, batches_of(images))  # warm-up
     limits = {"sequential": arguments.images_per_job, "configured": configured, "batched": images}
     times: dict[str, list[float]] = {mode: [] for mode in limits}
     first_job: dict[str, list[np.ndarray]] = {}
     for _ in range(arguments.rounds):
         for mode, limit in limits.items():
-            result = await run_round(engine, base, arguments.jobs, limit)
+            result = await run_round([engine], base, arguments.jobs, batches_of(limit))
             times[mode].append(result.seconds)
             first_job[mode] = result.first_job
     rates = {mode: images / statistics.median(seconds) for mode, seconds in times.items()}

@@ -27,7 +27,6 @@ import asyncio
 import math
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,16 +37,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.store.database import Database
-from bot.store.jobs import SqliteJobStore
+from benchmarks.queue_rounds import run_round
 from pipeline.cluster.backend import application_name, connect, deploy
 from pipeline.cluster.ray_engine import RayEngine
 from pipeline.cluster.settings import ClusterSettings
 from pipeline.config import PipelineConfig, QueueSettings
 from pipeline.config_file import load_config
 from pipeline.engine import Engine
-from pipeline.jobs import job_cost
-from pipeline.scheduler import JobScheduler
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -57,46 +53,12 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Round:
-    """How long one round took, and the first job's images to compare across modes."""
-
-    seconds: float
-    first_job: list[np.ndarray]
-
-
-@dataclass(frozen=True)
 class Mode:
     """One backend's figures: median images per second, and its first job's images."""
 
     label: str
     rate: float
     first_job: list[np.ndarray]
-
-
-async def run_round(
-    engines: Sequence[BatchEngine], base: GenerationRequest, jobs: int, queue: QueueSettings
-) -> Round:
-    """Submit ``jobs`` copies of ``base`` (own seeds and owners) at once and time them."""
-    with tempfile.TemporaryDirectory() as folder:
-        database = await Database.open(Path(folder) / "bench.db")
-        scheduler = JobScheduler(
-            list(engines),
-            SqliteJobStore(database),
-            queue.model_copy(update={"max_jobs_per_user": jobs, "max_pending": jobs}),
-            output_dir=Path(folder) / "outputs",
-            quantum=job_cost(base),
-        )
-        await scheduler.start()
-        started = time.perf_counter()
-        handles = [
-            await scheduler.submit(replace(base, seed=index * 10), f"user{index}")
-            for index in range(jobs)
-        ]
-        results = await asyncio.gather(*(handle.result() for handle in handles))
-        elapsed = time.perf_counter() - started
-        await scheduler.shutdown()
-        await database.close()
-    return Round(elapsed, [np.asarray(image, dtype=np.int16) for image in results[0].images])
 
 
 async def measure(

@@ -23,4 +23,7 @@ section() {
 section 300 benchmarks/batching.py --arch sd15 --size "$size" --rounds 2
 section 150 benchmarks/batching.py --arch sd15 --size "$size" --rounds 2 --images-per-job 1
 section 300 benchmarks/engine.py --arch sd15 --size "$size" --rounds 2
+# compile: true, eager and compiled side by side, compile time cold and from the cache (a cold
+# compile of the SD 1.5 UNet takes minutes).
+section 900 benchmarks/compile.py --arch sd15 --rounds 3
 exit "$status"

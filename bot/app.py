@@ -54,6 +54,7 @@ from pipeline.model_pool import ModelPool, ModelResidency, cuda_free_bytes
 from pipeline.models import ModelCatalog
 from pipeline.request_builder import RequestBuilder
 from pipeline.scheduler import JobScheduler
+from pipeline.warm_up import start_warming
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -144,6 +145,13 @@ def load_engine(config: BotConfig, name: str, device: str | None = None) -> Engi
     return Engine.from_config(config, entry, loras=LoraCatalog(config.lora_dirs))
 
 
+def load_warming(config: BotConfig, name: str, device: str | None) -> Engine:
+    """Load a model for a worker and start compiling its warm-up buckets (``compile: true``)."""
+    engine = load_engine(config, name, device)
+    start_warming(engine)
+    return engine
+
+
 def worker_devices(config: BotConfig) -> tuple[str | None, ...]:
     """Return one device per worker; None lets each model load on its own ``device:``."""
     return config.queue.devices or (None,)
@@ -154,7 +162,7 @@ def model_pool(config: BotConfig, catalog: ModelCatalog, device: str | None) -> 
     probe_device = device or config.default_model.device
     return ModelPool(
         catalog,
-        lambda name: load_engine(config, name, device),
+        lambda name: load_warming(config, name, device),
         max_loaded=config.queue.max_loaded_models,
         free_bytes=cuda_free_bytes(probe_device),
     )

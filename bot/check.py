@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from bot.app import load_engine, open_database
 from bot.config import load_bot_config
+from pipeline.compiled import COMPILE_CACHE, cache_state
 from pipeline.errors import ConfigError, ModelLoadError
 from pipeline.loras import LoraCatalog
 
@@ -54,6 +55,9 @@ async def run_checks(config_path: Path, token: str) -> list[CheckResult]:
     results.append(await asyncio.to_thread(_check_data_dir, config))
     results.append(await _check_database(config))
     results.append(await asyncio.to_thread(_check_loras, config))
+    if any(entry.compile for entry in config.model_entries):
+        cache = config.data_dir / COMPILE_CACHE
+        results.append(CheckResult("compile", True, await asyncio.to_thread(cache_state, cache)))
     if config.cluster.backend == "ray":
         results.append(await asyncio.to_thread(_check_cluster, config))
         results.append(await _check_token(token))

@@ -30,6 +30,7 @@ from pipeline.config_paths import (
 from pipeline.errors import PromptError
 from pipeline.prompt_syntax import parse_weighted_prompt
 from pipeline.samplers import SAMPLER_NAMES, UNET_SAMPLERS, resolve_sampler_name
+from pipeline.shape_buckets import CompileSettings
 
 # How a control image is read (pipeline/control_images.py); a model's controlnets: are keyed so.
 CONTROL_MODES = ("canny", "scribble", "lineart", "depth", "pose")
@@ -46,6 +47,7 @@ class ModelSettings(Section):
     dtype: Literal["auto", "float16", "bfloat16", "float32"] = "auto"
     attention: Literal["sdpa", "classic"] = "sdpa"
     compile: bool = False
+    compiled: CompileSettings = Field(default_factory=CompileSettings)  # with compile: true
     channels_last: bool = False
     attention_slicing: bool = False
     vae_tiling: bool = False

@@ -15,12 +15,14 @@ import math
 import time
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from pipeline.batching import batch_key, check_batch, split_per_request
 from pipeline.chaos import scatter
+from pipeline.compiled import COMPILE_CACHE, CompiledDenoiser, choose_denoiser
 from pipeline.config import model_label
 from pipeline.control import ControlNets
 from pipeline.errors import GenerationCanceled
@@ -60,6 +62,7 @@ class Engine:
         upscaler: SuperResolution | None = None,
         controlnets: Mapping[str, str] | None = None,
         depth_model: str | None = None,
+        compiled: CompiledDenoiser | None = None,
     ) -> None:
         """Wrap ``model``; ``profile`` names it and holds its defaults (else read from it).
 
@@ -70,6 +73,7 @@ class Engine:
         self.model = model
         self.upscaler = upscaler
         self.controlnets = ControlNets(model, controlnets or {}, depth_model)
+        self.compiled = compiled  # compile: true, and which shape buckets are warm
         self.settings = settings
         self.input_limits = input_limits
         self.profile = profile or profile_of(model_label(model.name), model.traits, None, settings)
@@ -113,6 +117,9 @@ class Engine:
             upscaler=upscaler,
             controlnets=entry.controlnets,
             depth_model=config.control.depth_model,
+            compiled=CompiledDenoiser(model, entry.compiled, config.data_dir / COMPILE_CACHE)
+            if entry.compile
+            else None,
         )
 
     @property
@@ -145,29 +152,6 @@ class Engine:
             seed=seed,
         )
 
-    def variation_request(
-        self,
-        source: GenerationRequest,
-        image: Path,
-        *,
-        strength: VariationStrength | float = "subtle",
-        seed: int | None = None,
-    ) -> GenerationRequest:
-        """Describe four variations of one image."""
-        return self.requests.variation_request(source, image, strength=strength, seed=seed)
-
-    def upscale_request(
-        self, source: GenerationRequest, image: Path, *, seed: int | None = None
-    ) -> GenerationRequest:
-        """Describe a 2× upscale of one image."""
-        return self.requests.upscale_request(source, image, seed=seed)
-
-    def reroll_request(
-        self, source: GenerationRequest, *, seed: int | None = None
-    ) -> GenerationRequest:
-        """Describe the same request again with a new seed."""
-        return self.requests.reroll_request(source, seed=seed)
-
     # Operations ----------------------------------------------------------------------------
 
     def generate(
@@ -179,27 +163,6 @@ class Engine:
     ) -> GenerationResult:
         """Run one request (txt2img, or img2img when it has an init image)."""
         return self.generate_batch([request], progress=progress, cancel=cancel)[0]
-
-    def variation(
-        self,
-        source: GenerationRequest,
-        image: Path,
-        *,
-        strength: VariationStrength | float = "subtle",
-        seed: int | None = None,
-    ) -> GenerationResult:
-        """Generate four variations of ``image``."""
-        return self.generate(self.variation_request(source, image, strength=strength, seed=seed))
-
-    def upscale(
-        self, source: GenerationRequest, image: Path, *, seed: int | None = None
-    ) -> GenerationResult:
-        """Upscale ``image`` (made by ``source``) to twice its size."""
-        return self.generate(self.upscale_request(source, image, seed=seed))
-
-    def reroll(self, source: GenerationRequest, *, seed: int | None = None) -> GenerationResult:
-        """Run ``source`` again with a new seed."""
-        return self.generate(self.reroll_request(source, seed=seed))
 
     def generate_batch(
         self,
@@ -222,8 +185,11 @@ class Engine:
         if len(groups) > 1:
             return self._generate_groups(requests, groups, progress, cancel, started)
 
-        # 2. Switch to this call's LoRAs, then encode each distinct prompt once; add --chaos
-        self.loras.activate(first.loras)
+        # 2. Pad to a warm compiled bucket; switch to this call's LoRAs, then encode each
+        # distinct prompt once; add --chaos
+        asked = len(requests)
+        requests = self.compiled.padded(requests) if self.compiled else list(requests)
+        self._activate_loras(first)
         positive, negative = self._encode(requests)
         positive = scatter(positive, requests)
 
@@ -243,12 +209,21 @@ class Engine:
 
         # 5. Denoise and decode
         modules = [self._family.denoiser(pipe), pipe.vae]
-        with seamless_tiling(modules, enabled=first.tile), self._vae_tiling(first):
+        compiled = choose_denoiser(self.compiled, pipe, requests)
+        with seamless_tiling(modules, enabled=first.tile), self._vae_tiling(first), compiled:
             output = pipe(**arguments)
 
-        # 6. Split the images back per request; an edit's kept pixels go back over them
+        # 6. Split the images back per request (padding dropped); an edit's kept pixels go back
         results = split_per_request(requests, output, time.perf_counter() - started)
-        return results if edits is None else edits.finish(results)
+        return (results if edits is None else edits.finish(results))[:asked]
+
+    def _activate_loras(self, first: GenerationRequest) -> None:
+        """Switch to the batch's LoRAs (on a compiled model, between two bucket compiles)."""
+        if self.compiled is None:
+            self.loras.activate(first.loras)
+        else:
+            activate = partial(self.loras.activate, first.loras)
+            self.compiled.activate_loras(activate, any_used=bool(first.loras))
 
     def _pipe_for(
         self, requests: Sequence[GenerationRequest], arguments: dict[str, Any]

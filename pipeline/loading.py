@@ -215,7 +215,7 @@ def _place(pipe: Any, settings: ModelSettings, device: torch.device) -> None:
 
 
 def _apply_speed_settings(pipe: Any, family: ModelFamily, settings: ModelSettings) -> None:
-    """Apply attention, memory-format, slicing, tiling and compile switches."""
+    """Apply attention, memory-format, slicing and tiling switches (compile: the engine's)."""
     denoiser: Any = family.denoiser(pipe)
     family.apply_attention(pipe, settings.attention)
     if settings.channels_last:
@@ -225,8 +225,6 @@ def _apply_speed_settings(pipe: Any, family: ModelFamily, settings: ModelSetting
         pipe.enable_attention_slicing()
     if settings.vae_tiling:
         pipe.vae.enable_tiling()
-    if settings.compile:
-        denoiser.compile(fullgraph=False, dynamic=True)
 
 
 def _quiet_library_output() -> None:

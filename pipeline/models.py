@@ -31,6 +31,7 @@ class ModelProfile:
     traits: ModelTraits
     defaults: ModelDefaults
     controlnets: tuple[str, ...] = ()  # the modes the entry has a ControlNet for
+    aspect_menu: tuple[str, ...] = ()  # compiled models: --ar snaps to the nearest of these
 
     @property
     def native_size(self) -> tuple[int, int]:
@@ -65,7 +66,8 @@ def profile_of(
     # A family's own default (FLUX.1-dev's 28) yields to a server's lower limit.
     defaults = type(base)(min(steps, settings.max_steps), guidance, sampler)
     modes = tuple(entry.controlnets) if entry is not None else ()
-    return ModelProfile(name, family, traits, defaults, modes)
+    menu = entry.compiled.aspect_menu if entry is not None and entry.compile else ()
+    return ModelProfile(name, family, traits, defaults, modes, menu)
 
 
 class ModelCatalog:

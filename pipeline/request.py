@@ -30,6 +30,7 @@ from pipeline.midjourney import (
 from pipeline.parameters import decimal, split_parameters, whole_number
 from pipeline.prompt_syntax import parse_weighted_prompt
 from pipeline.samplers import resolve_sampler_name
+from pipeline.shape_buckets import nearest_ratio
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -251,12 +252,14 @@ def _size(
     native_pixels = native_size[0] * native_size[1]
     multiple = profile.family.size_multiple
     if ratio_text is not None:
-        return size_for_aspect(
-            parse_ratio(ratio_text, settings.max_aspect), native_pixels, multiple
-        )
-    if init_size is not None:
-        return size_for_aspect(init_size[0] / init_size[1], native_pixels, multiple)
-    return native_size
+        ratio = parse_ratio(ratio_text, settings.max_aspect)
+    elif init_size is not None:
+        ratio = init_size[0] / init_size[1]
+    else:
+        return native_size
+    if profile.aspect_menu:  # a compiled model draws only its menu's shapes
+        ratio = nearest_ratio(ratio, profile.aspect_menu)
+    return size_for_aspect(ratio, native_pixels, multiple)
 
 
 def parse_ratio(text: str, max_aspect: float) -> float:

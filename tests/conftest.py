@@ -12,5 +12,4 @@ pytest_plugins = [
     "tests.lora_fixtures",
     "tests.pipeline.sr_files",
     "tests.database_fixtures",
-    "tests.ray_fixtures",
 ]

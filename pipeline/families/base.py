@@ -100,6 +100,7 @@ class ModelFamily(ABC):
     negative_prompts: ClassVar[bool] = True
     seamless_tiling: ClassVar[bool] = True
     size_multiple: ClassVar[int] = 8
+    denoiser_attribute: ClassVar[str] = "unet"  # the pipeline attribute holding the denoiser
     # Image-to-image pipelines that draw at a default size unless told the output size.
     img2img_needs_size: ClassVar[bool] = False
     # The keyword the family's ControlNet pipeline takes the control images by.

@@ -73,6 +73,7 @@ class FluxFamily(ModelFamily):
     negative_prompts: ClassVar[bool] = False
     seamless_tiling: ClassVar[bool] = False
     size_multiple: ClassVar[int] = 16
+    denoiser_attribute: ClassVar[str] = "transformer"
     img2img_needs_size: ClassVar[bool] = True
     control_argument: ClassVar[str] = "control_image"
 

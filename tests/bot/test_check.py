@@ -6,7 +6,7 @@ import asyncio
 import shutil
 from typing import TYPE_CHECKING
 
-from tests.bot.process import LONG, ray_config_file, start_bot, unused_port
+from tests.bot.process import LONG, ray_config_file, start_bot, unused_port, write_config
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -145,3 +145,20 @@ async def test_a_local_ray_instance_is_described_without_starting_it(
     assert process.returncode == 0
     assert "✔ cluster" in output
     assert "starts a Ray instance on 127.0.0.1 at start-up, 1 replica(s) per model" in output
+
+
+async def test_a_compiled_model_reports_its_compile_cache(
+    emulator: DiscordEmulator, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Say where the compile cache is and what it holds, for a model with compile: true."""
+    config = write_config(tmp_path, tiny_model_dir)
+    text = config.read_text(encoding="utf-8").replace(
+        "  device: cpu\n", "  device: cpu\n  compile: true\n"
+    )
+    config.write_text(text, encoding="utf-8")
+    process = await start_bot(emulator, tmp_path, tiny_model_dir, None, "--check", config=config)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=LONG)
+    output = stdout.decode() + stderr.decode()
+    assert process.returncode == 0
+    assert "✔ compile" in output
+    assert "compile-cache" in output

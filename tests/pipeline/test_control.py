@@ -121,6 +121,6 @@ def test_buttons_on_a_guided_grid_start_from_the_image(tiny_engine: Engine, tmp_
     engine = guided(tiny_engine, tmp_path)
     job = engine.parse("a red circle", control_image=sketch(tmp_path / "sketch.png"))
     image = tmp_path / "1.png"
-    assert engine.upscale_request(job, image).control_image is None
-    assert engine.variation_request(job, image).control_image is None
-    assert engine.reroll_request(job).control_image == job.control_image
+    assert engine.requests.upscale_request(job, image).control_image is None
+    assert engine.requests.variation_request(job, image).control_image is None
+    assert engine.requests.reroll_request(job).control_image == job.control_image

@@ -110,7 +110,9 @@ def test_variations_resemble_their_source_more_than_an_unrelated_image(
     source = engine.generate(source_request).images[0]
     path = tmp_path / "source.png"
     source.save(path)
-    varied = engine.variation(source_request, path, strength="subtle", seed=100).images
+    varied = engine.generate(
+        engine.requests.variation_request(source_request, path, strength="subtle", seed=100)
+    ).images
     unrelated = engine.generate(
         engine.parse("a green star on a yellow background --seed 9")
     ).images[0]
@@ -123,7 +125,9 @@ def test_upscale_keeps_the_colours(engine: Engine, tmp_path: Path) -> None:
     source = engine.generate(replace(source_request, num_images=1)).images[0]
     path = tmp_path / "source.png"
     source.save(path)
-    upscaled = engine.upscale(replace(source_request, num_images=1), path).images[0]
+    upscaled = engine.generate(
+        engine.requests.upscale_request(replace(source_request, num_images=1), path)
+    ).images[0]
     assert upscaled.size == (source.width * 2, source.height * 2)
     assert readings([upscaled]) == readings([source])
 

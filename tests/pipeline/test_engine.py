@@ -126,7 +126,11 @@ def test_img2img_with_a_tiny_strength_still_runs(tiny_engine: Engine, tmp_path: 
 def test_upscale_doubles_the_size(tiny_engine: Engine, tmp_path: Path) -> None:
     """Return one image at twice the source's width and height."""
     source = tiny_engine.parse("a red circle --seed 2 --ar 2:1")
-    result = tiny_engine.upscale(source, save_first_image(tiny_engine, source, tmp_path))
+    result = tiny_engine.generate(
+        tiny_engine.requests.upscale_request(
+            source, save_first_image(tiny_engine, source, tmp_path)
+        )
+    )
     assert [image.size for image in result.images] == [(source.width * 2, source.height * 2)]
     assert result.request.operation == "upscale"
     assert result.request.strength == tiny_engine.settings.upscale_strength
@@ -136,7 +140,7 @@ def test_upscale_beyond_the_pixel_limit_is_refused(tiny_engine: Engine, tmp_path
     """Refuse an upscale whose result would exceed max_pixels, saying so."""
     source = replace(tiny_engine.parse("a --seed 2"), width=4096, height=4096)
     with pytest.raises(ParameterError, match="megapixels"):
-        tiny_engine.upscale_request(source, tmp_path / "x.png")
+        tiny_engine.requests.upscale_request(source, tmp_path / "x.png")
 
 
 def test_variation_makes_four_new_images_from_the_source(
@@ -145,7 +149,9 @@ def test_variation_makes_four_new_images_from_the_source(
     """Vary an image into four at the source size with a new seed and the chosen strength."""
     source = tiny_engine.parse("a red circle --seed 2")
     image = save_first_image(tiny_engine, source, tmp_path)
-    result = tiny_engine.variation(source, image, strength="strong", seed=77)
+    result = tiny_engine.generate(
+        tiny_engine.requests.variation_request(source, image, strength="strong", seed=77)
+    )
     assert len(result.images) == 4
     assert result.images[0].size == (source.width, source.height)
     assert result.request.strength == tiny_engine.settings.variation_strong
@@ -158,14 +164,16 @@ def test_variation_of_an_upscale_returns_to_the_native_size(
 ) -> None:
     """Vary an upscaled image at the model's native pixel count, not at twice the size."""
     source = tiny_engine.parse("a red circle --seed 2")
-    upscale = tiny_engine.upscale_request(source, tmp_path / "x.png")
-    assert (tiny_engine.variation_request(upscale, tmp_path / "y.png").width) == source.width
+    upscale = tiny_engine.requests.upscale_request(source, tmp_path / "x.png")
+    assert (
+        tiny_engine.requests.variation_request(upscale, tmp_path / "y.png").width
+    ) == source.width
 
 
 def test_reroll_keeps_everything_but_the_seed(tiny_engine: Engine) -> None:
     """Rerun a request with a new seed and nothing else changed."""
     source = tiny_engine.parse("a red circle --seed 2 --cfg 3")
-    rerolled = tiny_engine.reroll(source, seed=9)
+    rerolled = tiny_engine.generate(tiny_engine.requests.reroll_request(source, seed=9))
     assert rerolled.request == replace(source, seed=9)
 
 

@@ -136,7 +136,9 @@ def test_image_prompt_keeps_the_images_aspect(engine: Engine, tmp_path: Path) ->
 def test_upscale_doubles_the_size(engine: Engine, tmp_path: Path) -> None:
     """Press U: draw one image at twice the source's width and height."""
     source = quick(engine, "a red circle --seed 2 --ar 2:1")
-    result = engine.upscale(source, save_first_image(engine, source, tmp_path))
+    result = engine.generate(
+        engine.requests.upscale_request(source, save_first_image(engine, source, tmp_path))
+    )
     assert [image.size for image in result.images] == [(2 * source.width, 2 * source.height)]
     assert result.request.operation == "upscale"
     assert result.request.model == engine.name
@@ -149,7 +151,7 @@ def test_variation_draws_four_images_at_the_source_size(
     """Press V or Vary: draw four new images at the source's size with that strength."""
     source = quick(engine, "a red circle --seed 2 --ar 3:2")
     image = save_first_image(engine, source, tmp_path)
-    request = engine.variation_request(source, image, strength=strength, seed=70)  # type: ignore[arg-type]
+    request = engine.requests.variation_request(source, image, strength=strength, seed=70)  # type: ignore[arg-type]
     result = engine.generate(replace(request, steps=2))
     expected = getattr(engine.settings, f"variation_{strength}")
     assert result.request.strength == expected
@@ -160,7 +162,7 @@ def test_variation_draws_four_images_at_the_source_size(
 def test_reroll_draws_a_new_seed_on_the_same_model(engine: Engine) -> None:
     """Press reroll: the same request on the same model with a new seed, new pixels."""
     source = quick(engine, "a red circle --seed 2")
-    rerolled = engine.reroll(source, seed=9)
+    rerolled = engine.generate(engine.requests.reroll_request(source, seed=9))
     assert rerolled.request == replace(source, seed=9)
     assert rerolled.request.model == engine.name
     assert max_difference(engine.generate(source).images[0], rerolled.images[0]) > 0

@@ -34,7 +34,7 @@ def test_an_upscale_starts_from_the_models_enlargement(
     upscaler = SuperResolution.load(upscaler_files.pth, torch.device("cpu"), torch.float32)
     path = source_image(tmp_path)
     source = tiny_engine.parse("a red circle --seed 1")
-    upscale = tiny_engine.upscale_request(source, path)
+    upscale = tiny_engine.requests.upscale_request(source, path)
     image_prompt = tiny_engine.parse("a red circle --seed 1", init_image=path)
     limits = tiny_engine.input_limits
     enlarged = init_images([upscale], limits, upscaler)[0]
@@ -59,5 +59,8 @@ def test_the_configured_upscaler_draws_the_upscales(
     assert plain.upscaler is None
     path = source_image(tmp_path)
     source = plain.parse("a red circle --seed 1")
-    images = [engine.upscale(source, path).images[0] for engine in (with_model, plain)]
+    images = [
+        engine.generate(engine.requests.upscale_request(source, path)).images[0]
+        for engine in (with_model, plain)
+    ]
     assert not np.array_equal(np.asarray(images[0]), np.asarray(images[1]))

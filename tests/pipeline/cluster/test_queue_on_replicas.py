@@ -13,7 +13,7 @@ from bot.store.jobs import SqliteJobStore
 from pipeline.config import QueueSettings
 from pipeline.jobs import JobCanceledError, JobRecord, job_cost
 from pipeline.scheduler import JobScheduler
-from tests.ray_fixtures import ray_engine
+from tests.pipeline.cluster.ray_parts import ray_engine
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

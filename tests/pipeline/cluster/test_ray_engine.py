@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.cluster.backend import ray_engines
 from pipeline.errors import EngineLostError, GenerationCanceled
-from tests.ray_fixtures import ray_engine, replica_pids
+from tests.pipeline.cluster.ray_parts import ray_engine, replica_pids
 
 if TYPE_CHECKING:
     from bot.config import BotConfig

@@ -1,4 +1,4 @@
-"""The bot with cluster.backend: ray: a replica lost mid-job, and a restart that re-attaches."""
+"""The whole bot with cluster.backend: ray: a replica lost mid-job, a restart that re-attaches."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.app import load_engines
 from tests.bot.harness import bot_config, eventually, is_result, running_easel
-from tests.ray_fixtures import RAY_CLUSTER, ray_engine, replica_pids
+from tests.pipeline.cluster.ray_parts import RAY_CLUSTER, ray_engine, replica_pids
 
 if TYPE_CHECKING:
     from pathlib import Path

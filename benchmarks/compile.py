@@ -8,9 +8,12 @@ the same machine::
 
     python benchmarks/compile.py [--config config.yaml] [--steps 25] [--rounds 3]
     python benchmarks/compile.py --arch sd15 [--sd15-dir DIR]   # SD 1.5 512², on a GPU
+    python benchmarks/compile.py --arch sdxl --steps 30 --images 1   # SDXL 1024²
+    python benchmarks/compile.py --arch flux --steps 4 --images 1    # FLUX.1-schnell 1024²
 
-It prints the denoising iterations per second and seconds per grid of each, their ratio, the
-largest pixel difference between the two, and both compile times.
+``--vae`` compiles the VAE decoder too (``compiled.vae``). It prints the denoising iterations
+per second and seconds per grid of each, their ratio, the largest pixel difference between the
+two, and both compile times.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.large_models import prepare_random_flux, prepare_random_sdxl
 from benchmarks.sd15 import prepare_random_sd15
 from pipeline.config import PipelineConfig
 from pipeline.config_file import load_config
@@ -37,18 +41,30 @@ from pipeline.engine import Engine
 from pipeline.warm_up import start_warming
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pipeline.request import GenerationRequest
+
+
+# Random full-size models (nothing downloaded), built and saved once, and their precision.
+RANDOM_MODELS: dict[str, tuple[Callable[[Path], Path], str]] = {
+    "sd15": (prepare_random_sd15, "float16"),
+    "sdxl": (prepare_random_sdxl, "bfloat16"),
+    "flux": (prepare_random_flux, "bfloat16"),
+}
 
 
 def compiled_config(arguments: argparse.Namespace, data_dir: Path) -> PipelineConfig:
     """Return the config's default model alone, with compile: true and one warm-up bucket."""
     config = load_config(arguments.config, PipelineConfig)
     entry = config.default_model
-    if arguments.arch == "sd15":
-        model_dir = prepare_random_sd15(Path(arguments.sd15_dir or tempfile.mkdtemp()))
-        update = {"path": str(model_dir), "dtype": "float16", "device": "cuda"}
+    if arguments.arch in RANDOM_MODELS:
+        prepare, dtype = RANDOM_MODELS[arguments.arch]
+        model_dir = prepare(Path(arguments.sd15_dir or tempfile.mkdtemp()))
+        update = {"path": str(model_dir), "dtype": dtype, "device": "cuda"}
         entry = entry.model_copy(update=update)
-    compiled = entry.compiled.model_copy(update={"warm_up": (f"1:1x{arguments.images}",)})
+    warm_up = (f"1:1x{arguments.images}",)
+    compiled = entry.compiled.model_copy(update={"warm_up": warm_up, "vae": arguments.vae})
     entry = entry.model_copy(update={"compile": True, "compiled": compiled})
     return config.model_copy(update={"model": entry, "models": (), "data_dir": data_dir})
 
@@ -111,11 +127,12 @@ def main() -> None:
     """Compile cold, again from the cache in a fresh process, then compare the two paths."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=Path("config.yaml"))
-    parser.add_argument("--arch", choices=["configured", "sd15"], default="configured")
-    parser.add_argument("--sd15-dir", default=None)
+    parser.add_argument("--arch", choices=["configured", *RANDOM_MODELS], default="configured")
+    parser.add_argument("--sd15-dir", default=None, help="where random models are kept")
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--images", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--vae", action=argparse.BooleanOptionalAction, default=False)
     parser.add_argument("--data-dir", type=Path, default=None, help="(the cached run's)")
     arguments = parser.parse_args()
     if arguments.data_dir is not None:  # the second process: compile from the cache only

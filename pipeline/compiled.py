@@ -17,6 +17,7 @@ the restart (a LoRA loads only between two bucket compiles, under :attr:`Compile
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
@@ -68,6 +69,18 @@ def cache_state(directory: Path) -> str:
     return f"{directory}: {len(files)} file(s), {size / 2**20:.1f} MiB"
 
 
+def compiled_decoder(vae: Any, mode: str) -> Any:
+    """Return a view of ``vae`` (the same weights) whose decoder is compiled.
+
+    A view, not the VAE itself, so the eager path and the encoder stay as they are: only the
+    pipelines that draw a warm bucket are given it, for the length of that call.
+    """
+    view = copy.copy(vae)
+    view._modules = dict(vae._modules)  # its own table of submodules; the modules are shared
+    view.decoder = torch.compile(vae.decoder, mode=mode, dynamic=False)
+    return view
+
+
 def compile_mode(mode: str, device: torch.device) -> str:
     """Resolve ``auto``: CUDA graphs on CUDA, inductor's default elsewhere."""
     if mode != "auto":
@@ -87,10 +100,11 @@ class CompiledDenoiser:
             for name, value in CUDA_INDUCTOR_SETTINGS.items():
                 setattr(inductor, name, value)
         self.settings = settings
+        mode = compile_mode(settings.mode, model.device)
         self.eager = model.family.denoiser(model.txt2img)
-        self.compiled: Any = torch.compile(
-            self.eager, mode=compile_mode(settings.mode, model.device), dynamic=False
-        )
+        self.compiled: Any = torch.compile(self.eager, mode=mode, dynamic=False)
+        self.eager_vae = model.txt2img.vae
+        self.compiled_vae = compiled_decoder(self.eager_vae, mode) if settings.vae else None
         self._attribute = model.family.denoiser_attribute
         self._warm: set[Bucket] = set()
         self.lock = threading.Lock()  # held while a bucket compiles; a LoRA loads outside it
@@ -124,11 +138,19 @@ class CompiledDenoiser:
         if not own or not self._usable(bucket, requests):
             yield False
             return
-        setattr(pipe, self._attribute, self.compiled)
+        self.install(pipe)
         try:
             yield True
         finally:
             setattr(pipe, self._attribute, self.eager)
+            if pipe.vae is self.compiled_vae:
+                pipe.vae = self.eager_vae
+
+    def install(self, pipe: Any) -> None:
+        """Make ``pipe`` draw with the compiled denoiser (and decode with the compiled VAE)."""
+        setattr(pipe, self._attribute, self.compiled)
+        if self.compiled_vae is not None and pipe.vae is self.eager_vae:
+            pipe.vae = self.compiled_vae
 
     def _usable(self, bucket: Bucket, requests: Sequence[GenerationRequest]) -> bool:
         """Tell whether the compiled graph may draw this batch."""

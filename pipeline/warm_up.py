@@ -27,7 +27,7 @@ def start_warming(engine: Engine) -> threading.Thread | None:
     family = engine.model.family
     pipe = type(engine.model.txt2img).from_pipe(engine.model.txt2img)
     pipe.set_progress_bar_config(disable=True)
-    setattr(pipe, family.denoiser_attribute, compiled.compiled)
+    compiled.install(pipe)
     model = replace(engine.model, txt2img=pipe)
     warm = Engine(model, engine.settings, engine.input_limits, profile=engine.profile)
     width, height = engine.native_size

@@ -15,10 +15,15 @@ if TYPE_CHECKING:
 
 
 async def check(
-    emulator: DiscordEmulator, folder: Path, model: Path, token: str | None
+    emulator: DiscordEmulator,
+    folder: Path,
+    model: Path,
+    token: str | None,
+    *,
+    config: Path | None = None,
 ) -> tuple[int, str]:
-    """Run --check and return its exit code and output."""
-    process = await start_bot(emulator, folder, model, token, "--check")
+    """Run --check (on ``config``, else the tiny model's) and return its exit code and output."""
+    process = await start_bot(emulator, folder, model, token, "--check", config=config)
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=LONG)
     assert process.returncode is not None
     return process.returncode, stdout.decode() + stderr.decode()
@@ -85,10 +90,8 @@ async def test_every_configured_model_is_loaded_and_the_failing_one_named(
         f"  - name: three\n    path: {unsupported}\n    device: cpu\n",
         encoding="utf-8",
     )
-    process = await start_bot(emulator, tmp_path, tiny_model_dir, None, "--check", config=config)
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=LONG)
-    output = stdout.decode() + stderr.decode()
-    assert process.returncode != 0
+    code, output = await check(emulator, tmp_path, tiny_model_dir, None, config=config)
+    assert code != 0
     assert "✔ model tiny" in output
     assert "✔ draw tiny" in output
     assert "✘ model three" in output
@@ -125,10 +128,8 @@ async def test_an_unreachable_ray_cluster_fails_naming_the_address_and_the_fix(
     """Fail the cluster line when nothing answers at cluster.address, and load no model here."""
     address = f"127.0.0.1:{unused_port()}"
     config = ray_config_file(tmp_path, tiny_model_dir, address)
-    process = await start_bot(emulator, tmp_path, tiny_model_dir, None, "--check", config=config)
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=LONG)
-    output = stdout.decode() + stderr.decode()
-    assert process.returncode != 0
+    code, output = await check(emulator, tmp_path, tiny_model_dir, None, config=config)
+    assert code != 0
     assert f"✘ cluster     cluster.address {address}: cannot reach Ray" in output
     assert "fix: start the head node (ray start --head)" in output
     assert "model tiny-sd" not in output
@@ -139,10 +140,8 @@ async def test_a_local_ray_instance_is_described_without_starting_it(
 ) -> None:
     """Pass the cluster line for address local: Ray found, on 127.0.0.1, replicas per model."""
     config = ray_config_file(tmp_path, tiny_model_dir, "local")
-    process = await start_bot(emulator, tmp_path, tiny_model_dir, None, "--check", config=config)
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=LONG)
-    output = stdout.decode() + stderr.decode()
-    assert process.returncode == 0
+    code, output = await check(emulator, tmp_path, tiny_model_dir, None, config=config)
+    assert code == 0
     assert "✔ cluster" in output
     assert "starts a Ray instance on 127.0.0.1 at start-up, 1 replica(s) per model" in output
 
@@ -156,9 +155,7 @@ async def test_a_compiled_model_reports_its_compile_cache(
         "  device: cpu\n", "  device: cpu\n  compile: true\n"
     )
     config.write_text(text, encoding="utf-8")
-    process = await start_bot(emulator, tmp_path, tiny_model_dir, None, "--check", config=config)
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=LONG)
-    output = stdout.decode() + stderr.decode()
-    assert process.returncode == 0
+    code, output = await check(emulator, tmp_path, tiny_model_dir, None, config=config)
+    assert code == 0
     assert "✔ compile" in output
     assert "compile-cache" in output

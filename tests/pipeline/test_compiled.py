@@ -41,7 +41,7 @@ def warming(
                 "device": "cpu",
                 "cpu_threads": 1,
                 "compile": True,
-                "compiled": {"warm_up": ["1:1x4"]},
+                "compiled": {"warm_up": ["1:1x4"], "vae": True},
             },
             "generation": {"steps": 4, "sampler": "Euler", "guidance": 5.0},
         }
@@ -87,8 +87,11 @@ def test_compiled_images_equal_eager_ones_within_two_levels(
     compiled = denoiser(compiled_engine)
     bucket = Bucket(request.width, request.height, 4)
     assert compiled.warm == {bucket}
-    with compiled.chosen(compiled_engine.model.txt2img, [request]) as used:
+    pipe = compiled_engine.model.txt2img
+    with compiled.chosen(pipe, [request]) as used:
         assert used
+        assert pipe.vae is compiled.compiled_vae  # the decoder compiled too
+    assert pipe.vae is compiled.eager_vae
     ours = compiled_engine.generate(request).images
     theirs = tiny_engine.generate(tiny_engine.parse("a red circle --seed 3")).images
     for mine, eager in zip(ours, theirs, strict=True):

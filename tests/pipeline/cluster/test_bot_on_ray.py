@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import pytest
 
 from bot.app import load_engines
 from tests.bot.harness import bot_config, eventually, is_result, running_easel
 from tests.pipeline.cluster.ray_parts import RAY_CLUSTER, ray_engine, replica_pids
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from bot.app import EaselApp
     from bot.config import BotConfig
     from pipeline.engine import Engine
@@ -26,6 +27,12 @@ LONG = 180  # a lost replica is replaced in 4-30 s, and then draws the batch aga
 def results(emulator: DiscordEmulator) -> list[MessageRecord]:
     """Return every message that shows a finished job."""
     return [m for m in emulator.messages if is_result(m) and not m.deleted]
+
+
+@pytest.fixture
+def config(tmp_path: Path, ray_config: BotConfig) -> BotConfig:
+    """Return this test's bot config: its own data, the session's model and cluster."""
+    return bot_config(tmp_path, Path(ray_config.default_model.path), cluster=RAY_CLUSTER)
 
 
 def job_of(message: MessageRecord) -> str:
@@ -43,10 +50,9 @@ async def test_a_replica_killed_mid_job_loses_no_job_and_posts_each_grid_once(
     served: dict[str, Any],
     ray_config: BotConfig,
     tiny_engine: Engine,
-    tmp_path: Path,
+    config: BotConfig,
 ) -> None:
     """Kill the process of a replica drawing one of three members' jobs: three grids, once."""
-    config = bot_config(tmp_path, ray_config.default_model.path, cluster=RAY_CLUSTER)
     engines = [ray_engine(served, ray_config) for _ in range(2)]
     members = [emulator.member, emulator.create_member("bea"), emulator.create_member("cy")]
     async with running_easel(emulator, tiny_engine, config, queue_engines=engines) as easel:
@@ -76,10 +82,9 @@ async def test_a_restarted_bot_reattaches_to_the_replicas_and_finishes_the_inter
     served: dict[str, Any],
     ray_config: BotConfig,
     tiny_engine: Engine,
-    tmp_path: Path,
+    config: BotConfig,
 ) -> None:
     """Stop the bot mid-job while Ray runs on; the next start finds the same replicas."""
-    config = bot_config(tmp_path, ray_config.default_model.path, cluster=RAY_CLUSTER)
     before = sorted(replica_pids())
     engines = await asyncio.to_thread(load_engines, ray_config)
     async with running_easel(emulator, tiny_engine, config, queue_engines=engines) as easel:
@@ -99,10 +104,9 @@ async def test_models_shows_a_model_with_running_replicas_as_loaded(
     served: dict[str, Any],
     ray_config: BotConfig,
     tiny_engine: Engine,
-    tmp_path: Path,
+    config: BotConfig,
 ) -> None:
     """Answer /models from Serve's status: the tiny model has replicas up, so it is loaded."""
-    config = bot_config(tmp_path, ray_config.default_model.path, cluster=RAY_CLUSTER)
     engines = [ray_engine(served, ray_config)]
     async with running_easel(emulator, tiny_engine, config, queue_engines=engines):
         handle = await emulator.invoke_slash("models")

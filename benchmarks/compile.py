@@ -11,7 +11,9 @@ the same machine::
     python benchmarks/compile.py --arch sdxl --steps 30 --images 1   # SDXL 1024²
     python benchmarks/compile.py --arch flux --steps 4 --images 1    # FLUX.1-schnell 1024²
 
-``--vae`` compiles the VAE decoder too (``compiled.vae``). It prints the denoising iterations
+``--vae`` compiles the VAE decoder too (``compiled.vae``); ``--no-fuse-qkv`` and
+``--channels-last`` flip those switches (``compiled.fuse_qkv``, ``model.channels_last``),
+each run printing them first. It prints the denoising iterations
 per second and seconds per grid of each, their ratio, the largest pixel difference between the
 two, and both compile times.
 """
@@ -54,8 +56,8 @@ RANDOM_MODELS: dict[str, tuple[Callable[[Path], Path], str]] = {
 }
 
 
-def compiled_config(arguments: argparse.Namespace, data_dir: Path) -> PipelineConfig:
-    """Return the config's default model alone, with compile: true and one warm-up bucket."""
+def timed_model(arguments: argparse.Namespace) -> PipelineConfig:
+    """Return the config with its default model alone: ``--arch``'s random one, if asked."""
     config = load_config(arguments.config, PipelineConfig)
     entry = config.default_model
     if arguments.arch in RANDOM_MODELS:
@@ -63,10 +65,19 @@ def compiled_config(arguments: argparse.Namespace, data_dir: Path) -> PipelineCo
         model_dir = prepare(Path(arguments.sd15_dir or tempfile.mkdtemp()))
         update = {"path": str(model_dir), "dtype": dtype, "device": "cuda"}
         entry = entry.model_copy(update=update)
+    return config.model_copy(update={"model": entry, "models": ()})
+
+
+def compiled_config(arguments: argparse.Namespace, data_dir: Path) -> PipelineConfig:
+    """Return the timed model with compile: true and one warm-up bucket."""
+    config = timed_model(arguments)
+    entry = config.model
     warm_up = (f"1:1x{arguments.images}",)
-    compiled = entry.compiled.model_copy(update={"warm_up": warm_up, "vae": arguments.vae})
-    entry = entry.model_copy(update={"compile": True, "compiled": compiled})
-    return config.model_copy(update={"model": entry, "models": (), "data_dir": data_dir})
+    switches = {"vae": arguments.vae, "fuse_qkv": arguments.fuse_qkv}
+    compiled = entry.compiled.model_copy(update={"warm_up": warm_up, **switches})
+    update = {"compile": True, "compiled": compiled, "channels_last": arguments.channels_last}
+    entry = entry.model_copy(update=update)
+    return config.model_copy(update={"model": entry, "data_dir": data_dir})
 
 
 def warm(arguments: argparse.Namespace, data_dir: Path) -> tuple[Engine, float]:
@@ -132,12 +143,18 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--images", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--vae", action=argparse.BooleanOptionalAction, default=False)
+    for switch, default in (("vae", False), ("fuse-qkv", True), ("channels-last", False)):
+        parser.add_argument(f"--{switch}", action=argparse.BooleanOptionalAction, default=default)
     parser.add_argument("--data-dir", type=Path, default=None, help="(the cached run's)")
     arguments = parser.parse_args()
     if arguments.data_dir is not None:  # the second process: compile from the cache only
         print(f"compile from the cache: {warm(arguments, arguments.data_dir)[1]:.1f} s")
         return
+    print(
+        f"vae {arguments.vae}, fuse_qkv {arguments.fuse_qkv}, "
+        f"channels_last {arguments.channels_last}",
+        flush=True,
+    )
     data_dir = Path(tempfile.mkdtemp(prefix="easel-compile-"))
     engine, cold = warm(arguments, data_dir)
     print(f"compile, cold: {cold:.1f} s", flush=True)

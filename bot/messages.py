@@ -148,7 +148,7 @@ def parameters_line(request: GenerationRequest) -> str:
         line += " · " + " ".join(f"{use.name}:{use.weight:g}" for use in request.loras)
     if request.control_image is not None:
         line += f" · control {request.control_mode} {request.control_weight:g}"
-    return line + (" · tile" if request.tile else "")
+    return line + (" · tile" if request.tile else "") + (" · fast" if request.fast else "")
 
 
 def info_embed(
@@ -189,6 +189,8 @@ def info_embed(
         embed.add_field(name="Strength", value=f"{request.strength:g}")
     if request.tile:
         embed.add_field(name="Tile", value="yes")
+    if request.fast:
+        embed.add_field(name="Fast", value="yes (step cache)")
     if context.source_job:
         embed.add_field(name="From job", value=context.source_job)
     embed.add_field(

@@ -47,6 +47,7 @@ def batch_key(request: GenerationRequest) -> tuple[object, ...]:
         request.control_weight,
         request.strength,
         request.tile,
+        request.fast,
         request.model,
         request.stop,
         request.loras,

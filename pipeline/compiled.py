@@ -13,6 +13,10 @@ restart compiles from the cache in seconds (measured on the CPU: 115 s cold, 11 
 LoRAs change the denoiser's modules, which a compiled graph cannot follow: a job with LoRAs
 runs eager, and once a LoRA has been loaded into the model every job of it runs eager until
 the restart (a LoRA loads only between two bucket compiles, under :attr:`CompiledDenoiser.lock`).
+
+Fused QKV projections (``compiled.fuse_qkv``) change the shared module for eager and compiled
+draws alike; they are undone when the first LoRA loads. Channels-last weights are the model's
+own switch (``model.channels_last``), measured with these by ``benchmarks/layouts.py``.
 """
 
 from __future__ import annotations
@@ -81,6 +85,23 @@ def compiled_decoder(vae: Any, mode: str) -> Any:
     return view
 
 
+def fuse_projections(denoiser: Any, settings: CompileSettings) -> bool:
+    """Fuse each attention's QKV projections if configured; return whether they were fused.
+
+    This changes the shared module, so eager draws get it too (within a level of the unfused
+    pixels); the unfused weights are kept beside the fused ones, for LoRAs. A model whose
+    attention cannot fuse (added KV projections, some quantised weights) is left unfused.
+    """
+    if not settings.fuse_qkv:
+        return False
+    try:
+        denoiser.fuse_qkv_projections()
+    except (ValueError, RuntimeError, TypeError, NotImplementedError) as error:
+        logger.warning("QKV projections left unfused: %s", error)
+        return False
+    return True
+
+
 def compile_mode(mode: str, device: torch.device) -> str:
     """Resolve ``auto``: CUDA graphs on CUDA, inductor's default elsewhere."""
     if mode != "auto":
@@ -102,6 +123,7 @@ class CompiledDenoiser:
         self.settings = settings
         mode = compile_mode(settings.mode, model.device)
         self.eager = model.family.denoiser(model.txt2img)
+        self.fused = fuse_projections(self.eager, settings)
         self.compiled: Any = torch.compile(self.eager, mode=mode, dynamic=False)
         self.eager_vae = model.txt2img.vae
         self.compiled_vae = compiled_decoder(self.eager_vae, mode) if settings.vae else None
@@ -155,7 +177,7 @@ class CompiledDenoiser:
     def _usable(self, bucket: Bucket, requests: Sequence[GenerationRequest]) -> bool:
         """Tell whether the compiled graph may draw this batch."""
         changed = any(
-            request.loras or request.tile or request.control_image is not None
+            request.loras or request.tile or request.fast or request.control_image is not None
             for request in requests
         )
         return bucket in self._warm and not changed and not self.loras_loaded
@@ -167,6 +189,10 @@ class CompiledDenoiser:
             return
         with self.lock:  # never while a bucket compiles: the graph would trace the LoRA
             self.loras_loaded = True
+            if self.fused:  # a LoRA adapts q, k and v apart, which fused projections skip
+                eager: Any = self.eager
+                eager.unfuse_qkv_projections()
+                self.fused = False
             activate()
 
     def warm_up(

@@ -199,6 +199,10 @@ class GenerationSettings(Section):
     upscale_creative: float = Field(default=0.55, gt=0.0, le=1.0)
     upscale_tiling_above_pixels: int = Field(default=1024 * 1024, ge=64 * 64)
     preview_every: int = Field(default=5, ge=0, le=500)
+    fast: bool = False  # --fast for every job (a member's --fast off opts out)
+    fast_every: int = Field(default=3, ge=2, le=10)  # --fast on a UNet: a full step every N
+    fast_full_steps: int = Field(default=3, ge=0, le=100)  # ... after this many full ones
+    fast_threshold: float = Field(default=0.1, gt=0.0, le=1.0)  # --fast on FLUX: reuse below
     max_loras: int = Field(default=4, ge=0, le=16)
     max_repeat: int = Field(default=4, ge=1, le=40)
 

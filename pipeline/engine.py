@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,7 @@ from pipeline.loading import LoadedModel, load_model
 from pipeline.lora_adapters import LoraAdapters
 from pipeline.loras import LoraCatalog
 from pipeline.models import ModelCatalog, ModelProfile, profile_of
+from pipeline.preview import PreviewLane, preview_thread
 from pipeline.request_builder import RequestBuilder, VariationStrength
 from pipeline.results import GenerationResult, Progress
 from pipeline.samplers import build_scheduler
@@ -85,6 +86,7 @@ class Engine:
         self._family = model.family
         self._encoder = model.family.encoder(pipe, model.execution_device)
         self._previewer = model.family.previewer(pipe, model.execution_device)
+        self._preview_thread = preview_thread()
         self._scheduler_config = pipe.scheduler.config
 
     @classmethod
@@ -210,7 +212,8 @@ class Engine:
         # 5. Denoise and decode
         modules = [self._family.denoiser(pipe), pipe.vae]
         compiled = choose_denoiser(self.compiled, pipe, requests)
-        with seamless_tiling(modules, enabled=first.tile), self._vae_tiling(first), compiled:
+        fast = self._family.step_cache(pipe, self.settings) if first.fast else nullcontext()
+        with seamless_tiling(modules, enabled=first.tile), self._vae_tiling(first), compiled, fast:
             output = pipe(**arguments)
 
         # 6. Split the images back per request (padding dropped); an edit's kept pixels go back
@@ -337,9 +340,13 @@ class Engine:
         progress: Callable[[Progress], None] | None,
         cancel: Callable[[], bool] | None,
     ) -> Callable[[Any, int, Any, dict[str, Any]], dict[str, Any]]:
-        """Build diffusers' step-end hook: report progress, make previews, honour cancel."""
+        """Build diffusers' step-end hook: report progress, start previews, honour cancel.
+
+        The previews of step *k* are made on the preview thread and come with step *k + 1*.
+        """
         every = self.settings.preview_every
         size = (request.width, request.height)
+        lane = PreviewLane(self._previewer, self._preview_thread)
 
         def on_step_end(
             pipe: Any, index: int, _timestep: Any, tensors: dict[str, Any]
@@ -351,10 +358,11 @@ class Engine:
             if step >= total:
                 pipe._interrupt = True
             if progress is not None:
-                wants_preview = every > 0 and step % every == 0 and step < total
-                previews = self._previewer.images(tensors["latents"], size) if wants_preview else []
+                previews = lane.take()
+                if every > 0 and step % every == 0 and step < total:
+                    lane.submit(tensors["latents"], size)
                 elapsed = time.perf_counter() - started
-                progress(Progress(step, total, elapsed, tuple(previews)))
+                progress(Progress(step, total, elapsed, previews))
             return {}
 
         return on_step_end

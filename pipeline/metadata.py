@@ -53,6 +53,8 @@ def _text(request: GenerationRequest, seeds: list[tuple[str, str]]) -> str:
         pairs.append(("Denoising strength", f"{request.strength:g}"))
     if request.tile:
         pairs.append(("Tiling", "True"))
+    if request.fast:
+        pairs.append(("Step cache", "True"))  # --fast
     if request.style:
         pairs.append(("Style", request.style))  # its text stays the server's
     if request.stop < 100:

@@ -49,6 +49,7 @@ KNOWN_PARAMETERS = (
     "lora",
     "control",
     "cw",
+    "fast",
 )
 REPEATABLE = ("lora",)
 

@@ -4,10 +4,15 @@ A latent pixel maps to an RGB colour almost linearly, so a least-squares fit of 
 made once per model from one VAE encoding of a colourful test pattern, turns the latents of
 any step into a small picture in microseconds. The fit works for any VAE, including the small
 default model's, where published SD 1.5 coefficients would be wrong.
+
+Copying latents to the CPU waits for the GPU to finish the step, so the copy and the colour map
+run on a thread of their own (:class:`PreviewLane`): the step thread only queues a copy of the
+latents on the device and goes on launching the next step's work.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import torch
@@ -42,6 +47,11 @@ class LatentPreviewer:
         self._unpack = unpack
         self._weights: torch.Tensor | None = None
 
+    def prepare(self) -> None:
+        """Fit the colour map now (one VAE encoding), on the thread that owns the model."""
+        if self._weights is None:
+            self._fit()
+
     def images(self, latents: torch.Tensor, size: tuple[int, int]) -> list[Image.Image]:
         """Return one preview per latent in the batch, resized to ``size`` (width, height)."""
         weights = self._fit() if self._weights is None else self._weights
@@ -73,3 +83,33 @@ class LatentPreviewer:
         solution = torch.linalg.lstsq(inputs.reshape(-1, inputs.shape[-1]), target.reshape(-1, 3))
         self._weights = solution.solution
         return self._weights
+
+
+class PreviewLane:
+    """Make one generation's previews off the step thread; each comes with the next step.
+
+    A preview of step *k* is handed over with the progress of step *k + 1*, so where it shows
+    up does not depend on timing, and a step waits only if making a preview took longer than a
+    whole step (a few milliseconds of work against a step's own).
+    """
+
+    def __init__(self, previewer: LatentPreviewer, executor: ThreadPoolExecutor) -> None:
+        self._previewer = previewer
+        self._executor = executor
+        self._pending: Future[list[Image.Image]] | None = None
+
+    def submit(self, latents: torch.Tensor, size: tuple[int, int]) -> None:
+        """Start the previews of this step's ``latents`` (a device-side copy is all it waits)."""
+        self._previewer.prepare()
+        snapshot = latents.detach().clone()  # the pipeline may reuse its buffers next step
+        self._pending = self._executor.submit(self._previewer.images, snapshot, size)
+
+    def take(self) -> tuple[Image.Image, ...]:
+        """Return the previews started at the previous step, or none if none were."""
+        pending, self._pending = self._pending, None
+        return () if pending is None else tuple(pending.result())
+
+
+def preview_thread() -> ThreadPoolExecutor:
+    """Return the single thread an engine makes its previews on."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="easel-preview")

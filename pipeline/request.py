@@ -66,6 +66,7 @@ class GenerationRequest:
     init_image: Path | None = None
     strength: float | None = None
     tile: bool = False
+    fast: bool = False  # --fast: the step cache (DeepCache, FLUX's first-block cache)
     operation: Operation = "txt2img"
     # The configured model's name; "" (jobs stored before models had names) is the default.
     model: str = ""
@@ -182,6 +183,7 @@ def parse_request(
         init_image=init_image,
         strength=_strength(values, settings) if init_image is not None else None,
         tile="tile" in values,
+        fast=_fast(values, settings.fast),
         operation="img2img" if init_image is not None else "txt2img",
         model=profile.name,
         stop=whole_number(values["stop"], "stop", 10, 100) if "stop" in values else 100,
@@ -191,6 +193,16 @@ def parse_request(
         request = _controlled(request, values, control_image, profile)
     profile.family.refuse_unsupported(request, profile.traits)
     return request
+
+
+def _fast(values: dict[str, str], default: bool) -> bool:
+    """Read ``--fast`` or ``--fast on`` / ``off``; without it, the server's default."""
+    if "fast" not in values:
+        return default
+    value = values["fast"].casefold()
+    if value not in ("", "on", "off"):
+        raise ParameterError(f"--fast takes no value, or on or off (got {values['fast']!r:.20}).")
+    return value != "off"
 
 
 def _controlled(

@@ -35,6 +35,8 @@ class CompileSettings(Section):
     # auto: reduce-overhead (CUDA graphs) on CUDA, inductor's default elsewhere.
     mode: CompileMode = "auto"
     vae: bool = False  # compile the VAE decoder too (neutral on the CPU at 64²; try on a GPU)
+    # One matmul for each attention's q, k and v (undone when the first LoRA loads).
+    fuse_qkv: bool = True
     aspect_menu: tuple[str, ...] = Field(default=DEFAULT_MENU, min_length=1, max_length=32)
     batch_sizes: tuple[int, ...] = Field(default=(1, 2, 4, 8), min_length=1, max_length=16)
     # Buckets compiled in the background at start-up, as RATIOxIMAGES: a grid, an upscale.

@@ -24,6 +24,8 @@ GUIDE = f"""**/imagine** `prompt` — draws four images. Add parameters after th
 • `--steps 30` more detail (slower) · `--cfg 7` follow the prompt more (or less) literally
 • `--sampler NAME` one of {", ".join(UNET_SAMPLERS)} (FLUX models: {", ".join(FLOW_SAMPLERS)})
 • `--tile` a seamless texture · with an attached image: `--strength 0.5` (0 keeps it, 1 ignores it)
+• `--fast` draws faster by reusing work between steps, a little less exact (`--fast off` where
+the server makes it the default)
 • `--model NAME` (or the `model` option) draws with another of this server's models: see **/models**
 • `--style NAME` one of this server's style presets (`--style raw`: none)
 • `--lora NAME:0.8` (or `<lora:NAME:0.8>`, or the `lora` option) adds a LoRA, weight -2 to 2,

@@ -24,14 +24,16 @@ from pipeline.families.base import Embeddings, ModelDefaults, ModelFamily, Promp
 from pipeline.families.flux_file import load_original_transformer
 from pipeline.preview import LatentPreviewer
 from pipeline.samplers import FLOW_SAMPLERS
+from pipeline.step_cache import first_block_cache
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from contextlib import AbstractContextManager
 
     import torch
     from torch import nn
 
-    from pipeline.config import ModelSettings
+    from pipeline.config import GenerationSettings, ModelSettings
     from pipeline.families.base import ModelTraits
 
 logger = logging.getLogger(__name__)
@@ -146,6 +148,10 @@ class FluxFamily(ModelFamily):
             "pooled_prompt_embeds": positive.pooled,
             "guidance_scale": guidance,
         }
+
+    def step_cache(self, pipe: Any, settings: GenerationSettings) -> AbstractContextManager[object]:
+        """Draw ``--fast`` with diffusers' first-block cache on the transformer."""
+        return first_block_cache(pipe.transformer, settings.fast_threshold)
 
     def previewer(self, pipe: Any, device: torch.device) -> LatentPreviewer:
         """Preview after unpacking the transformer's 2×2 latent patches."""

@@ -16,7 +16,7 @@ import torch
 from pipeline.compiled import COMPILE_CACHE, cache_state
 from pipeline.config import PipelineConfig
 from pipeline.engine import Engine
-from pipeline.shape_buckets import Bucket
+from pipeline.shape_buckets import Bucket, CompileSettings
 from pipeline.warm_up import start_warming
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pipeline.compiled import CompiledDenoiser
+    from pipeline.loras import LoraCatalog
 
 COMPILE_LIMIT = 900  # seconds: a cold compile on a busy 2-core machine
 
@@ -128,6 +129,13 @@ def test_the_compile_cache_is_kept_under_the_data_directory(compiled_engine: Eng
     assert str(directory) in cache_state(directory)
 
 
+def test_a_fast_job_draws_with_the_eager_unet(compiled_engine: Engine) -> None:
+    """Leave the compiled graph out of a --fast job, whose step cache wraps the eager blocks."""
+    request = compiled_engine.parse("a red circle --seed 3 --fast")
+    with denoiser(compiled_engine).chosen(compiled_engine.model.txt2img, [request]) as used:
+        assert not used
+
+
 def test_a_lora_makes_the_compiled_model_eager_for_good(compiled_engine: Engine) -> None:
     """Stop using the compiled graph once a LoRA has been switched on (it changes the UNet)."""
     compiled = denoiser(compiled_engine)
@@ -137,3 +145,41 @@ def test_a_lora_makes_the_compiled_model_eager_for_good(compiled_engine: Engine)
     with compiled.chosen(compiled_engine.model.txt2img, [request]) as used:
         assert not used
     assert switched == [True]
+
+
+@pytest.fixture
+def layout_engine(tiny_config: PipelineConfig, lora_catalog: LoraCatalog) -> Engine:
+    """Load the tiny model with fused QKV and channels-last, nothing warm (so all eager)."""
+    compiled = CompileSettings.model_validate({"warm_up": (), "fuse_qkv": True})
+    update = {"compile": True, "compiled": compiled, "channels_last": True}
+    entry = tiny_config.model.model_copy(update=update)
+    return Engine.from_config(tiny_config.model_copy(update={"model": entry}), loras=lora_catalog)
+
+
+def largest_difference(ours: Engine, theirs: Engine, prompt: str) -> int:
+    """Draw ``prompt`` on both engines and return the largest pixel difference."""
+    mine = ours.generate(ours.parse(prompt)).images
+    other = theirs.generate(theirs.parse(prompt)).images
+    pairs = zip(mine, other, strict=True)
+    return max(
+        int(np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16)).max()) for a, b in pairs
+    )
+
+
+def test_fused_qkv_and_channels_last_draw_the_plain_models_pixels(
+    layout_engine: Engine, lora_engine: Engine
+) -> None:
+    """Fuse every attention's projections and go NHWC, and still draw within 2 levels."""
+    attention = [m for m in denoiser(layout_engine).eager.modules() if hasattr(m, "to_qkv")]
+    assert attention
+    assert all(module.fused_projections for module in attention)
+    assert largest_difference(layout_engine, lora_engine, "a red circle --seed 3") <= 2
+
+
+def test_a_lora_unfuses_the_projections_before_it_loads(
+    layout_engine: Engine, lora_engine: Engine
+) -> None:
+    """Undo the fusion at the first LoRA, which adapts q, k and v apart, so it takes effect."""
+    prompt = "a red circle --seed 3 --lora sd-ink"
+    assert largest_difference(layout_engine, lora_engine, prompt) <= 2
+    assert not denoiser(layout_engine).fused

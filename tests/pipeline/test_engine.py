@@ -178,13 +178,13 @@ def test_reroll_keeps_everything_but_the_seed(tiny_engine: Engine) -> None:
 
 
 def test_progress_reports_every_step_with_previews(tiny_engine: Engine) -> None:
-    """Report step k of n with an ETA after each step, and previews every N steps."""
+    """Report step k of n with an ETA after each step; step N's previews come with step N+1."""
     events: list[Progress] = []
     tiny_engine.generate(tiny_engine.parse("a red circle --steps 4"), progress=events.append)
     assert [(e.step, e.total_steps) for e in events] == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert all(e.eta is not None and e.eta >= 0 for e in events)
-    assert [len(e.previews) for e in events] == [0, 4, 0, 0]
-    assert events[1].previews[0].size == tiny_engine.native_size
+    assert [len(e.previews) for e in events] == [0, 0, 4, 0]
+    assert events[2].previews[0].size == tiny_engine.native_size
 
 
 def test_cancel_stops_within_one_step(tiny_engine: Engine) -> None:

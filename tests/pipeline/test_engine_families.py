@@ -292,13 +292,13 @@ def test_no_image_is_flagged_without_a_safety_checker(new_engine: Engine) -> Non
 
 
 def test_previews_come_at_preview_every_at_the_output_size(engine: Engine) -> None:
-    """Preview every N steps (not at the last), one per image, at the output's size."""
+    """Preview every N steps (not the last), one per image, at the output's size, a step on."""
     events: list[Progress] = []
     request = replace(engine.parse("a red circle --ar 2:1 --steps 4 --seed 1"), num_images=2)
     engine.generate(request, progress=events.append)
     assert engine.settings.preview_every == 2
-    assert [len(event.previews) for event in events] == [0, 2, 0, 0]
-    assert {preview.size for preview in events[1].previews} == {(request.width, request.height)}
+    assert [len(event.previews) for event in events] == [0, 0, 2, 0]
+    assert {preview.size for preview in events[2].previews} == {(request.width, request.height)}
 
 
 def test_cancel_stops_with_generation_canceled(engine: Engine) -> None:

@@ -50,6 +50,10 @@ def parse(text: str, **options: object) -> GenerationRequest:
         ("a fox --sampler dpmpp_2m_karras", {"sampler": "DPM++ 2M Karras"}),
         ("a fox --sampler euler_a", {"sampler": "Euler a"}),
         ("a fox --tile", {"tile": True}),
+        ("a fox --fast", {"fast": True}),
+        ("a fox --fast on", {"fast": True}),
+        ("a fox --fast OFF", {"fast": False}),
+        ("a fox", {"fast": False}),
         ("a fox --no people, text", {"negative_prompt": "people, text"}),
         ("a fox \u2014ar 16:9 \u2014seed 3", {"width": 680, "seed": 3}),
         ("a fox --seed \uff17\uff17", {"seed": 77}),
@@ -96,6 +100,7 @@ def test_valid_prompts_parse_to_the_expected_request(
         ("a fox --ar 9999999:1", "--ar"),
         ("a fox --sampler warp drive", "--sampler"),
         ("a fox --tile please", "--tile"),
+        ("a fox --fast please", "--fast"),
         ("a fox --no", "--no"),
         ("a fox --no , ,", "--no"),
         ("a fox --seed 1 --seed 2", "--seed"),
@@ -165,8 +170,24 @@ def test_each_image_seed_is_the_job_seed_plus_its_index() -> None:
 
 def test_request_round_trips_through_a_dict() -> None:
     """Store and rebuild a request without loss (jobs are persisted this way)."""
-    request = parse("a fox --seed 3 --tile", init_image=Path("/tmp/in.png"), init_size=(64, 64))
+    request = parse(
+        "a fox --seed 3 --tile --fast", init_image=Path("/tmp/in.png"), init_size=(64, 64)
+    )
     assert GenerationRequest.from_dict(request.to_dict()) == request
+
+
+def test_a_request_stored_before_fast_existed_is_not_fast() -> None:
+    """Rebuild a stored job without a fast field as a full-steps one."""
+    stored = parse("a fox --seed 3").to_dict()
+    del stored["fast"]
+    assert not GenerationRequest.from_dict(stored).fast
+
+
+@pytest.mark.parametrize(("text", "fast"), [("a fox", True), ("a fox --fast off", False)])
+def test_a_server_default_of_fast_can_be_turned_off_per_prompt(text: str, fast: bool) -> None:
+    """Draw every job fast where generation.fast is set, unless its prompt says --fast off."""
+    settings = SETTINGS.model_copy(update={"fast": True})
+    assert parse(text, settings=settings).fast is fast
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,17 @@ async def test_help_explains_parameters_and_buttons_privately(
         message = await (await emulator.invoke_slash("help")).wait_for_original()
     assert message.ephemeral
     guide = message.embeds[0]["description"]
-    for term in ("--ar", "--seed", "--no", "U1", "V1", "Vary (Region)", "Custom Zoom", "/queue"):
+    for term in (
+        "--ar",
+        "--seed",
+        "--no",
+        "--fast",
+        "U1",
+        "V1",
+        "Vary (Region)",
+        "Custom Zoom",
+        "/queue",
+    ):
         assert term in guide
 
 

@@ -233,6 +233,22 @@ async def test_info_shows_the_parameters_and_seeds_privately(
     assert "no job" in refusal.content.lower()
 
 
+async def test_a_fast_grid_says_so_under_it_and_in_info(
+    emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Mark a --fast grid in its parameter line, /info and the PNG Info text."""
+    async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)):
+        handle = await emulator.invoke_slash("imagine", {"prompt": "a fox --seed 41 --fast"})
+        message = await handle.wait_for_original(is_result, timeout=LONG)
+        job_id = message.custom_ids()[0].split(":")[2]
+        info = await emulator.invoke_slash("info", {"job": job_id})
+        shown = await info.wait_for_original()
+    fields = {field["name"]: field["value"] for field in shown.embeds[0]["fields"]}
+    assert "· fast" in message.content
+    assert fields["Fast"] == "yes (step cache)"
+    assert "Step cache: True" in fields["PNG Info"]
+
+
 async def test_queue_lists_the_callers_jobs_with_cancel_buttons(
     emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
 ) -> None:

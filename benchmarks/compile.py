@@ -56,6 +56,18 @@ RANDOM_MODELS: dict[str, tuple[Callable[[Path], Path], str]] = {
 }
 
 
+def timed_model_parser(doc: str | None) -> argparse.ArgumentParser:
+    """Return a parser of the arguments every timed-model benchmark takes."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--config", type=Path, default=Path("config.yaml"))
+    parser.add_argument("--arch", choices=["configured", *RANDOM_MODELS], default="configured")
+    parser.add_argument("--sd15-dir", default=None, help="where random models are kept")
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--images", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
+    return parser
+
+
 def timed_model(arguments: argparse.Namespace) -> PipelineConfig:
     """Return the config with its default model alone: ``--arch``'s random one, if asked."""
     config = load_config(arguments.config, PipelineConfig)
@@ -136,13 +148,7 @@ def compare(engine: Engine, arguments: argparse.Namespace) -> None:
 
 def main() -> None:
     """Compile cold, again from the cache in a fresh process, then compare the two paths."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=Path("config.yaml"))
-    parser.add_argument("--arch", choices=["configured", *RANDOM_MODELS], default="configured")
-    parser.add_argument("--sd15-dir", default=None, help="where random models are kept")
-    parser.add_argument("--steps", type=int, default=25)
-    parser.add_argument("--images", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser = timed_model_parser(__doc__)
     for switch, default in (("vae", False), ("fuse-qkv", True), ("channels-last", False)):
         parser.add_argument(f"--{switch}", action=argparse.BooleanOptionalAction, default=default)
     parser.add_argument("--data-dir", type=Path, default=None, help="(the cached run's)")

@@ -14,7 +14,6 @@ quality cost is the built-in model's.
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import sys
@@ -27,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.compile import RANDOM_MODELS, timed_model
+from benchmarks.compile import timed_model, timed_model_parser
 from pipeline.engine import Engine
 
 
@@ -54,13 +53,7 @@ def psnr(ours: list[np.ndarray], theirs: list[np.ndarray]) -> float:
 
 def main() -> None:
     """Alternate full and fast grids, then print their speed and the fast images' cost."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=Path("config.yaml"))
-    parser.add_argument("--arch", choices=["configured", *RANDOM_MODELS], default="configured")
-    parser.add_argument("--sd15-dir", default=None, help="where random models are kept")
-    parser.add_argument("--steps", type=int, default=25)
-    parser.add_argument("--images", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser = timed_model_parser(__doc__)
     parser.add_argument("--sampler", default=None, help="(else the model's default)")
     arguments = parser.parse_args()
     engine = Engine.from_config(timed_model(arguments))

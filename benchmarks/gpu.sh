@@ -40,6 +40,9 @@ section 900 benchmarks/compile.py --arch sd15 --rounds 3 --images 1
 section 1500 benchmarks/compile.py --arch sdxl --steps 30 --images 1 --rounds 2
 section 1500 benchmarks/compile.py --arch sdxl --steps 30 --images 4 --rounds 2
 section 1800 benchmarks/compile.py --arch flux --steps 4 --images 1 --rounds 2
+# CUDA graphs two ways: inductor's reduce-overhead against a hand-captured torch.cuda.CUDAGraph
+section 900 benchmarks/cuda_graphs.py --images 1
+section 900 benchmarks/cuda_graphs.py --images 4
 # --fast (DeepCache on the UNet, the first-block cache on FLUX, dev-like 28 steps) and the
 # layout switches (fused QKV, channels-last) side by side
 section 300 benchmarks/fast.py --arch sd15 --rounds 2

@@ -12,6 +12,9 @@ the loop cancels out) and the slowest operations::
 
 Operations counted: ``aten::_local_scalar_dense`` (``.item()`` and friends), ``aten::nonzero``
 (data-dependent shapes), and on CUDA device-to-host copies (``Memcpy DtoH``) and stream syncs.
+On the host the profiler records only the thread that draws: the preview thread's copies of
+latents to the CPU wait beside the loop, not in it (on CUDA, their ``Memcpy DtoH`` still shows
+among the device's activities, every ``--preview-every`` steps).
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ switched on and off round by round on one engine, so every variant sees the same
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.compile import RANDOM_MODELS, timed_model
+from benchmarks.compile import timed_model, timed_model_parser
 from benchmarks.fast import draw
 from pipeline.engine import Engine
 
@@ -46,13 +45,7 @@ def set_layout(denoiser: Any, was_fused: bool, *, fused: bool, channels_last: bo
 
 def main() -> None:
     """Time each variant round by round and print it/s, ratios and pixel differences."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=Path("config.yaml"))
-    parser.add_argument("--arch", choices=["configured", *RANDOM_MODELS], default="configured")
-    parser.add_argument("--sd15-dir", default=None, help="where random models are kept")
-    parser.add_argument("--steps", type=int, default=25)
-    parser.add_argument("--images", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser = timed_model_parser(__doc__)
     arguments = parser.parse_args()
     engine = Engine.from_config(timed_model(arguments))
     denoiser = engine.model.family.denoiser(engine.model.txt2img)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from pipeline.engine import Engine
     from tests.fakediscord.emulator import DiscordEmulator
+    from tests.fakediscord.models import MessageRecord
 
 LONG = 30
 
@@ -211,20 +212,32 @@ async def test_one_user_can_queue_five_jobs(
     emulator.assert_no_errors()
 
 
+async def imagine_with_info(
+    emulator: DiscordEmulator, prompt: str
+) -> tuple[MessageRecord, MessageRecord]:
+    """Draw ``prompt`` and ask /info of its job; return the grid's message and the answer."""
+    handle = await emulator.invoke_slash("imagine", {"prompt": prompt})
+    message = await handle.wait_for_original(is_result, timeout=LONG)
+    job_id = message.custom_ids()[0].split(":")[2]
+    info = await emulator.invoke_slash("info", {"job": job_id})
+    return message, await info.wait_for_original()
+
+
+def fields_of(message: MessageRecord) -> dict[str, str]:
+    """Return the first embed's fields by name."""
+    return {field["name"]: field["value"] for field in message.embeds[0]["fields"]}
+
+
 async def test_info_shows_the_parameters_and_seeds_privately(
     emulator: DiscordEmulator, tiny_engine: Engine, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     """Answer /info with every parameter needed to reproduce the job."""
     async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)):
-        handle = await emulator.invoke_slash("imagine", {"prompt": "a fox --seed 41 --no snow"})
-        message = await handle.wait_for_original(is_result, timeout=LONG)
-        job_id = message.custom_ids()[0].split(":")[2]
-        info = await emulator.invoke_slash("info", {"job": job_id})
-        shown = await info.wait_for_original()
+        _, shown = await imagine_with_info(emulator, "a fox --seed 41 --no snow")
         unknown = await emulator.invoke_slash("info", {"job": "nope"})
         refusal = await unknown.wait_for_original()
     assert shown.ephemeral
-    fields = {field["name"]: field["value"] for field in shown.embeds[0]["fields"]}
+    fields = fields_of(shown)
     assert fields["Seeds"] == "41 42 43 44"
     assert fields["Negative"] == "snow"
     assert fields["Model"] == "tiny-sd"
@@ -238,12 +251,8 @@ async def test_a_fast_grid_says_so_under_it_and_in_info(
 ) -> None:
     """Mark a --fast grid in its parameter line, /info and the PNG Info text."""
     async with running_easel(emulator, tiny_engine, bot_config(tmp_path, tiny_model_dir)):
-        handle = await emulator.invoke_slash("imagine", {"prompt": "a fox --seed 41 --fast"})
-        message = await handle.wait_for_original(is_result, timeout=LONG)
-        job_id = message.custom_ids()[0].split(":")[2]
-        info = await emulator.invoke_slash("info", {"job": job_id})
-        shown = await info.wait_for_original()
-    fields = {field["name"]: field["value"] for field in shown.embeds[0]["fields"]}
+        message, shown = await imagine_with_info(emulator, "a fox --seed 41 --fast")
+    fields = fields_of(shown)
     assert "· fast" in message.content
     assert fields["Fast"] == "yes (step cache)"
     assert "Step cache: True" in fields["PNG Info"]
@@ -325,11 +334,8 @@ async def test_a_style_is_named_in_info_and_its_text_kept_hidden(
     styles = {"dreamy": {"prompt": "{prompt}, secret sauce", "negative": "hidden thing"}}
     config = bot_config(tmp_path, tiny_model_dir, styles=styles)
     async with running_easel(emulator, tiny_engine, config):
-        handle = await emulator.invoke_slash("imagine", {"prompt": "a fox --style dreamy"})
-        message = await handle.wait_for_original(is_result, timeout=LONG)
-        job_id = message.custom_ids()[0].split(":")[2]
-        shown = await (await emulator.invoke_slash("info", {"job": job_id})).wait_for_original()
-    fields = {field["name"]: field["value"] for field in shown.embeds[0]["fields"]}
+        message, shown = await imagine_with_info(emulator, "a fox --style dreamy")
+    fields = fields_of(shown)
     assert fields["Style"] == "dreamy"
     everything = message.content + str(shown.embeds) + str(message.attachments[0].data)
     assert "secret sauce" not in everything
@@ -343,10 +349,7 @@ async def test_info_shows_a_styles_text_where_the_server_allows_it(
     styles = {"dreamy": {"prompt": "{prompt}, secret sauce", "negative": "hidden thing"}}
     config = bot_config(tmp_path, tiny_model_dir, styles=styles, discord={"show_style_text": True})
     async with running_easel(emulator, tiny_engine, config):
-        handle = await emulator.invoke_slash("imagine", {"prompt": "a fox --style dreamy"})
-        message = await handle.wait_for_original(is_result, timeout=LONG)
-        job_id = message.custom_ids()[0].split(":")[2]
-        shown = await (await emulator.invoke_slash("info", {"job": job_id})).wait_for_original()
-    fields = {field["name"]: field["value"] for field in shown.embeds[0]["fields"]}
+        _, shown = await imagine_with_info(emulator, "a fox --style dreamy")
+    fields = fields_of(shown)
     assert fields["Style text"] == "a fox, secret sauce"
     assert fields["Style negative"] == "hidden thing"

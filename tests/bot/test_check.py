@@ -1,4 +1,9 @@
-"""``python -m bot --check``: a ✔/✘ report per item with fixes, and the right exit code."""
+"""``python -m bot --check``: a ✔/✘ report per item with fixes, and the right exit code.
+
+A few tests run the real command in a child process (the exit code, what it prints, and the
+checks that change process-wide state: Ray, the compile cache); the rest run the same checks
+in this process, which spares each a fresh interpreter importing torch and diffusers.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import asyncio
 import shutil
 from typing import TYPE_CHECKING
 
+from bot.check import report, run_checks
 from tests.bot.process import LONG, ray_config_file, start_bot, unused_port, write_config
 
 if TYPE_CHECKING:
@@ -29,6 +35,21 @@ async def check(
     return process.returncode, stdout.decode() + stderr.decode()
 
 
+async def check_here(
+    emulator: DiscordEmulator,
+    folder: Path,
+    model: Path,
+    token: str | None,
+    *,
+    config: Path | None = None,
+) -> tuple[bool, str]:
+    """Run --check's checks in this process; return whether all passed, and the report."""
+    path = (config or write_config(folder, model)).resolve()
+    with emulator.install():
+        text, passed = report(await run_checks(path, token or ""))
+    return passed, text
+
+
 async def test_a_healthy_setup_passes_without_a_token(
     emulator: DiscordEmulator, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
@@ -46,8 +67,8 @@ async def test_a_valid_token_is_verified_with_discord(
     emulator: DiscordEmulator, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     """Log in with the token and name the bot, without printing the token."""
-    code, output = await check(emulator, tmp_path, tiny_model_dir, token=emulator.token)
-    assert code == 0
+    passed, output = await check_here(emulator, tmp_path, tiny_model_dir, token=emulator.token)
+    assert passed
     assert "✔ token" in output
     assert emulator.token not in output
 
@@ -57,8 +78,8 @@ async def test_a_rejected_token_fails_with_the_fix(
 ) -> None:
     """Mark the token ✘ with how to fix it, exit non-zero, and never print it."""
     secret = "definitely-not-the-token-42"
-    code, output = await check(emulator, tmp_path, tiny_model_dir, token=secret)
-    assert code != 0
+    passed, output = await check_here(emulator, tmp_path, tiny_model_dir, token=secret)
+    assert not passed
     assert "✘ token" in output
     assert "fix: reset the token" in output
     assert secret not in output
@@ -68,8 +89,8 @@ async def test_a_missing_model_fails_with_the_reason(
     emulator: DiscordEmulator, tmp_path: Path
 ) -> None:
     """Stop at the config with ✘ naming model.path when the model is missing."""
-    code, output = await check(emulator, tmp_path, tmp_path / "absent-model", token=None)
-    assert code != 0
+    passed, output = await check_here(emulator, tmp_path, tmp_path / "absent-model", token=None)
+    assert not passed
     assert "✘ config" in output
     assert "model.path" in output
 
@@ -90,8 +111,8 @@ async def test_every_configured_model_is_loaded_and_the_failing_one_named(
         f"  - name: three\n    path: {unsupported}\n    device: cpu\n",
         encoding="utf-8",
     )
-    code, output = await check(emulator, tmp_path, tiny_model_dir, None, config=config)
-    assert code != 0
+    passed, output = await check_here(emulator, tmp_path, tiny_model_dir, None, config=config)
+    assert not passed
     assert "✔ model tiny" in output
     assert "✔ draw tiny" in output
     assert "✘ model three" in output
@@ -104,8 +125,8 @@ async def test_loras_are_counted_by_family(
     """Report how many LoRAs were found, by family."""
     (tmp_path / "data" / "loras").mkdir(parents=True)
     shutil.copy(lora_dir / "xl-ink.safetensors", tmp_path / "data" / "loras")
-    code, output = await check(emulator, tmp_path, tiny_model_dir, token=None)
-    assert code == 0
+    passed, output = await check_here(emulator, tmp_path, tiny_model_dir, token=None)
+    assert passed
     assert "✔ loras" in output
     assert "1 found (1 sdxl)" in output
 
@@ -116,8 +137,8 @@ async def test_an_unreadable_lora_file_fails_naming_it(
     """Name a .safetensors file in the LoRA folder that is not a LoRA, with the fix."""
     (tmp_path / "data" / "loras").mkdir(parents=True)
     (tmp_path / "data" / "loras" / "broken.safetensors").write_bytes(b"not a tensor file")
-    code, output = await check(emulator, tmp_path, tiny_model_dir, token=None)
-    assert code != 0
+    passed, output = await check_here(emulator, tmp_path, tiny_model_dir, token=None)
+    assert not passed
     assert "✘ loras" in output
     assert "unreadable: broken" in output
 

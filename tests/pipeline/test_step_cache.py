@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from pipeline.batching import check_batch
 from pipeline.step_cache import deep_blocks, forward_wrapped
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from pipeline.engine import Engine
 
@@ -101,3 +103,15 @@ def test_fast_and_full_jobs_never_share_a_call(tiny_engine: Engine) -> None:
     full = tiny_engine.parse("a red circle --seed 1")
     with pytest.raises(ValueError, match="cannot batch"):
         check_batch([full, replace(full, fast=True)])
+
+
+def test_fast_on_a_flux_image_prompt_holds_the_caches_state(
+    flux_engine: Engine, tmp_path: Path
+) -> None:
+    """Draw a FLUX image prompt with --fast: its pipeline names no cache context of its own."""
+    init = tmp_path / "init.png"
+    Image.radial_gradient("L").convert("RGB").resize((64, 64)).save(init)
+    prompt = "a red circle --steps 3 --seed 1 --fast"
+    request = replace(flux_engine.parse(prompt, init_image=init), num_images=1)
+    (image,) = flux_engine.generate(request).images
+    assert image.size == (request.width, request.height)
